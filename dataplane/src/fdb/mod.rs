@@ -285,18 +285,16 @@ impl Fdb {
     /// Skips slots being inserted or retired. The key is read again after
     /// the value: if it changed, the value belonged to the slot's next owner.
     #[inline]
-    fn find(&self, h: &Hashed) -> Option<(&Slot, Value)> {
-        for bucket in self.table.window(h) {
-            for slot in &bucket.slots {
-                if slot.key.load(Ordering::Acquire) != h.key {
-                    continue;
-                }
-                let v = Value(slot.val.load(Ordering::Acquire));
-                if matches!(v.state(), State::Live | State::Dead)
-                    && slot.key.load(Ordering::Acquire) == h.key
-                {
-                    return Some((slot, v));
-                }
+    fn find(&self, h: &Hashed) -> Option<(Slot<'_>, Value)> {
+        for slot in self.table.window_slots(h) {
+            if slot.key.load(Ordering::Acquire) != h.key {
+                continue;
+            }
+            let v = Value(slot.val.load(Ordering::Acquire));
+            if matches!(v.state(), State::Live | State::Dead)
+                && slot.key.load(Ordering::Acquire) == h.key
+            {
+                return Some((slot, v));
             }
         }
         None
@@ -309,13 +307,17 @@ impl Fdb {
         if self.used.load(Ordering::Relaxed) >= self.capacity {
             return Learn::Full;
         }
+        // Balanced two-choice: the emptier bucket (ties to the first).
         let [b1, b2] = self.table.window(h);
-        let empty = b1
-            .slots
-            .iter()
-            .chain(b2.slots.iter())
-            .find(|s| s.key.load(Ordering::Acquire) == EMPTY_KEY);
-        let Some(mine) = empty else {
+        let target = if b2.occupied() < b1.occupied() {
+            b2
+        } else {
+            b1
+        };
+        let Some(mine) = target
+            .slots()
+            .find(|s| s.key.load(Ordering::Acquire) == EMPTY_KEY)
+        else {
             return Learn::Full;
         };
         if mine
@@ -329,8 +331,8 @@ impl Fdb {
         // Store-buffer pattern against a concurrent insert of the same key:
         // after both fences, at least one of the two sees the other's claim.
         sync::fence(Ordering::SeqCst);
-        let conflict = b1.slots.iter().chain(b2.slots.iter()).any(|s| {
-            !core::ptr::eq(s, mine)
+        let conflict = self.table.window_slots(h).any(|s| {
+            !s.is(&mine)
                 && s.key.load(Ordering::Acquire) == h.key
                 && Value(s.val.load(Ordering::Acquire)).state() != State::Reclaiming
         });
@@ -345,11 +347,9 @@ impl Fdb {
 
     /// Whether some slot of `h` is mid-insert for this key.
     fn inserting(&self, h: &Hashed) -> bool {
-        self.table.window(h).iter().any(|b| {
-            b.slots.iter().any(|s| {
-                s.key.load(Ordering::Acquire) == h.key
-                    && Value(s.val.load(Ordering::Acquire)).state() == State::Free
-            })
+        self.table.window_slots(h).any(|s| {
+            s.key.load(Ordering::Acquire) == h.key
+                && Value(s.val.load(Ordering::Acquire)).state() == State::Free
         })
     }
 
@@ -605,7 +605,7 @@ impl Fdb {
         n
     }
 
-    fn renormalize_entry(&self, slot: &Slot, v: Value, cur: u32, now: u32, aging: u32) {
+    fn renormalize_entry(&self, slot: Slot<'_>, v: Value, cur: u32, now: u32, aging: u32) {
         let old_epoch = cur.wrapping_sub(v.epoch()) & entry::EPOCH_MASK >= EPOCH_RENORMALIZE_LAG;
         let old_stamp =
             !v.is_static() && aging == 0 && age(now, v.stamp()) >= STAMP_RENORMALIZE_AGE;

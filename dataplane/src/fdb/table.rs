@@ -1,24 +1,64 @@
-//! Slot storage: buckets of four (key, value) slots, one cache line each.
-//! A key may live in either of two buckets chosen by its hash; it goes to
-//! the first one with room (so most keys are found in one cache line) and
-//! lookups look in both.
+//! Slot storage: buckets of eight slots, keys in one cache line and
+//! values in the next. A key may live in either of two buckets chosen by
+//! its hash; an insert goes to the emptier one (balanced two-choice), which
+//! keeps failures near zero up to 70 % fill. A lookup scans one line of
+//! keys per bucket and reads one value.
 
 use super::sync::AtomicU64;
 
-pub(super) const SLOTS_PER_BUCKET: usize = 4;
+pub(super) const SLOTS_PER_BUCKET: usize = 8;
 
-/// Target fill of the table when `capacity` entries are in it: enough
-/// slack that two 4-slot choices almost never both fill up.
-const LOAD_FACTOR_PERCENT: usize = 80;
+/// Fill of the table when `capacity` entries are in it. Simulated with the
+/// same placement rule: at 70 % a million inserts fail about once; at 80 %
+/// thousands do.
+const LOAD_FACTOR_PERCENT: usize = 70;
 
-pub(super) struct Slot {
-    pub(super) key: AtomicU64,
-    pub(super) val: AtomicU64,
+/// One slot: its key and value words, borrowed from a bucket.
+#[derive(Clone, Copy)]
+pub(super) struct Slot<'a> {
+    pub(super) key: &'a AtomicU64,
+    pub(super) val: &'a AtomicU64,
 }
 
-#[repr(align(64))]
+impl Slot<'_> {
+    /// Same slot (compares addresses).
+    #[inline]
+    pub(super) fn is(&self, other: &Slot<'_>) -> bool {
+        core::ptr::eq(self.key, other.key)
+    }
+}
+
+#[repr(C, align(128))]
 pub(super) struct Bucket {
-    pub(super) slots: [Slot; SLOTS_PER_BUCKET],
+    keys: [AtomicU64; SLOTS_PER_BUCKET],
+    vals: [AtomicU64; SLOTS_PER_BUCKET],
+}
+
+impl Bucket {
+    #[inline]
+    pub(super) fn slots(&self) -> impl Iterator<Item = Slot<'_>> {
+        self.keys
+            .iter()
+            .zip(self.vals.iter())
+            .map(|(key, val)| Slot { key, val })
+    }
+
+    #[inline]
+    pub(super) fn slot(&self, i: usize) -> Slot<'_> {
+        Slot {
+            key: &self.keys[i],
+            val: &self.vals[i],
+        }
+    }
+
+    /// Slots with a key (claimed), for choosing the emptier bucket.
+    #[inline]
+    pub(super) fn occupied(&self) -> usize {
+        self.keys
+            .iter()
+            .filter(|k| k.load(super::sync::Ordering::Acquire) != super::entry::EMPTY_KEY)
+            .count()
+    }
 }
 
 /// Where a key may live, computed once per packet and reused for the
@@ -65,10 +105,8 @@ impl Table {
         let n = slots.div_ceil(SLOTS_PER_BUCKET).max(2);
         let buckets = (0..n)
             .map(|_| Bucket {
-                slots: core::array::from_fn(|_| Slot {
-                    key: AtomicU64::new(super::entry::EMPTY_KEY),
-                    val: AtomicU64::new(super::entry::Value::FREE.0),
-                }),
+                keys: core::array::from_fn(|_| AtomicU64::new(super::entry::EMPTY_KEY)),
+                vals: core::array::from_fn(|_| AtomicU64::new(super::entry::Value::FREE.0)),
             })
             .collect();
         Table { buckets, seed }
@@ -102,20 +140,29 @@ impl Table {
         [self.bucket(h.b1), self.bucket(h.b2)]
     }
 
+    /// Every slot of both buckets of `h`.
+    #[inline]
+    pub(super) fn window_slots(&self, h: &Hashed) -> impl Iterator<Item = Slot<'_>> {
+        let [a, b] = self.window(h);
+        a.slots().chain(b.slots())
+    }
+
     /// Every slot with its global index (for sweeps and dumps).
-    pub(super) fn slots(&self) -> impl Iterator<Item = (usize, &Slot)> {
-        self.buckets.iter().flat_map(|b| b.slots.iter()).enumerate()
+    pub(super) fn slots(&self) -> impl Iterator<Item = (usize, Slot<'_>)> {
+        self.buckets.iter().flat_map(|b| b.slots()).enumerate()
     }
 
-    pub(super) fn slot(&self, index: usize) -> &Slot {
-        &self.buckets[index / SLOTS_PER_BUCKET].slots[index % SLOTS_PER_BUCKET]
+    pub(super) fn slot(&self, index: usize) -> Slot<'_> {
+        self.buckets[index / SLOTS_PER_BUCKET].slot(index % SLOTS_PER_BUCKET)
     }
 
-    /// Asks the CPU to start loading both buckets of `h`.
+    /// Asks the CPU to start loading both buckets of `h` (keys and values).
     #[inline]
     pub(super) fn prefetch(&self, h: &Hashed) {
-        prefetch_line(self.bucket(h.b1));
-        prefetch_line(self.bucket(h.b2));
+        for b in self.window(h) {
+            prefetch_line(&b.keys);
+            prefetch_line(&b.vals);
+        }
     }
 }
 
@@ -154,7 +201,8 @@ mod tests {
         for k in 0..4096u64 {
             load[t.hash((10 << 48) | 0x0200_0000_0000 | k).b1 as usize] += 1;
         }
-        // 4096 keys over 1280 buckets: a decent hash keeps the worst bucket small.
-        assert!(*load.iter().max().unwrap() <= 12, "{:?}", load.iter().max());
+        // 4096 keys over 732 buckets (5.6 a bucket): a decent hash keeps
+        // the worst bucket near the Poisson tail, not at dozens.
+        assert!(*load.iter().max().unwrap() <= 16, "{:?}", load.iter().max());
     }
 }

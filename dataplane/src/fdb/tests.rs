@@ -330,3 +330,18 @@ fn racing_learners_keep_one_copy_per_key() {
     f.sweep(0);
     assert_eq!(f.used(), 0, "every claimed slot was accounted for");
 }
+
+#[test]
+fn a_full_capacity_of_lab_macs_fits() {
+    // Sequential lab MACs in two VLANs, exactly `capacity` of them: the
+    // table is sized so none is refused.
+    for capacity in [1000, 65_536] {
+        let f = fdb(capacity, 0);
+        let mut r = f.reader().unwrap();
+        let refused = (0..capacity as u64)
+            .filter(|&m| learn(&mut r, 1 + (m % 2) as u16, m, 0, 0) != Learn::Learned)
+            .count();
+        assert_eq!(refused, 0, "capacity {capacity}");
+        assert_eq!(learn(&mut r, 3, 0, 0, 0), Learn::Full);
+    }
+}

@@ -1,0 +1,181 @@
+//! Batches of 64-byte frames through the whole pipeline (parse, classify,
+//! learn, look up, decide, encode). Criterion's `Melem/s` is Mpps; ns per
+//! packet is 1000 / Mpps. `cargo bench -p vswitch-benches --bench pipeline`
+//!
+//! - unicast/{1k,64k,1M}: learned unicast between access ports of one VLAN
+//!   with that many MACs in the table; every frame gets a random known
+//!   source and destination, written into the frame before its batch.
+//! - rewrite_only/1M: just those writes, to subtract.
+//! - flood_mix: half broadcast, a quarter unknown unicast, a quarter known,
+//!   into access, trunk and guest ports (copies for two encodings).
+//! - vlan_push_pop: learned unicast access→trunk (push) then trunk→access
+//!   (pop), 1k hosts a side.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use std::hint::black_box;
+use vswitch_benches::{frame64, host, Rig, Rng};
+use vswitch_dataplane::limits::BATCH_SIZE;
+use vswitch_dataplane::{Disposition, PortConfig, PortId, VlanId, VlanMode};
+
+const PAIRS: usize = 1 << 20;
+
+fn p(n: usize) -> PortId {
+    PortId::new(n).unwrap()
+}
+fn v10() -> VlanId {
+    VlanId::new(10).unwrap()
+}
+fn access() -> PortConfig {
+    PortConfig::new(VlanMode::Access(v10()))
+}
+fn trunk() -> PortConfig {
+    PortConfig::new(VlanMode::Trunk {
+        allowed: "10".parse().unwrap(),
+        native: None,
+    })
+}
+
+/// A rig with `macs` hosts learned: a quarter behind port 0 (the sources),
+/// the rest spread over ports 1-3. Returns it with a sequence of
+/// (dst||src) address pairs to write into frames.
+fn unicast_rig(macs: usize) -> (Rig, Vec<[u8; 12]>) {
+    let ports = (0..4).map(|i| (p(i), access())).collect();
+    // 1 % headroom: at exactly full capacity a million inserts may refuse one.
+    let mut rig = Rig::new((macs + macs / 100).max(1024), ports);
+    let senders = macs / 4;
+    for i in 0..macs {
+        let port = if i < senders { 0 } else { 1 + i % 3 };
+        rig.learn(v10(), host(i as u64), p(port));
+    }
+    assert_eq!(rig.fdb.len(rig.now), macs, "every host learned");
+    let mut rng = Rng::new(7);
+    let pairs = (0..PAIRS)
+        .map(|_| {
+            let src = host(rng.range(0, senders as u64));
+            let dst = host(rng.range(senders as u64, macs as u64));
+            let mut pair = [0u8; 12];
+            pair[..6].copy_from_slice(&dst.0);
+            pair[6..].copy_from_slice(&src.0);
+            pair
+        })
+        .collect();
+    let template: Vec<Vec<u8>> = (0..BATCH_SIZE)
+        .map(|_| frame64(host(0), host(0), None))
+        .collect();
+    rig.load(&template);
+    (rig, pairs)
+}
+
+fn write_pairs(rig: &mut Rig, pairs: &[[u8; 12]], cursor: &mut usize) {
+    for i in 0..BATCH_SIZE {
+        rig.frame_mut(i)[..12].copy_from_slice(&pairs[*cursor]);
+        *cursor = (*cursor + 1) % pairs.len();
+    }
+}
+
+fn unicast(c: &mut Criterion) {
+    let mut g = c.benchmark_group("unicast");
+    g.throughput(Throughput::Elements(BATCH_SIZE as u64));
+    for (name, macs) in [("1k", 1_000), ("64k", 65_536), ("1M", 1_000_000)] {
+        let (mut rig, pairs) = unicast_rig(macs);
+        let mut cursor = 0;
+        // The frames really are learned unicast: every one forwarded to one port.
+        write_pairs(&mut rig, &pairs, &mut cursor);
+        rig.run(p(0));
+        assert!(rig
+            .out
+            .dispositions
+            .iter()
+            .all(|d| matches!(d, Disposition::Forward(_))));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                write_pairs(&mut rig, &pairs, &mut cursor);
+                black_box(rig.run(p(0)))
+            })
+        });
+        if macs == 1_000_000 {
+            g.bench_function("rewrite_only_1M", |b| {
+                b.iter(|| {
+                    write_pairs(&mut rig, &pairs, &mut cursor);
+                    black_box(rig.frame_mut(0)[0])
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+fn flood_mix(c: &mut Criterion) {
+    let ports = vec![
+        (p(0), access()),
+        (p(1), access()),
+        (p(2), trunk()),
+        (p(3), access()),
+        (p(4), PortConfig::new(VlanMode::Guest { native: None })),
+    ];
+    let mut rig = Rig::new(4096, ports);
+    for i in 0..64 {
+        rig.learn(v10(), host(i), p(0));
+        rig.learn(v10(), host(1000 + i), p(1 + (i as usize % 4)));
+    }
+    let bcast = vswitch_dataplane::Mac::BROADCAST;
+    let frames: Vec<Vec<u8>> = (0..BATCH_SIZE as u64)
+        .map(|i| match i % 4 {
+            0 | 1 => frame64(bcast, host(i), None),
+            2 => frame64(host(5000 + i), host(i), None), // never learned
+            _ => frame64(host(1000 + i), host(i), None),
+        })
+        .collect();
+    rig.load(&frames);
+    let mut g = c.benchmark_group("flood_mix");
+    g.throughput(Throughput::Elements(BATCH_SIZE as u64));
+    g.bench_function("64B", |b| b.iter(|| black_box(rig.run(p(0)))));
+    g.finish();
+}
+
+fn vlan_push_pop(c: &mut Criterion) {
+    let mut rig = Rig::new(4096, vec![(p(0), access()), (p(1), trunk())]);
+    // Host i lives behind port 0 as ...:i:00 and behind port 1 as ...:i:01:
+    // flipping the last bit of both addresses turns a frame around.
+    let a = |i: u64| host(i << 8);
+    let b = |i: u64| host((i << 8) | 1);
+    for i in 0..1000 {
+        rig.learn(v10(), a(i), p(0));
+        rig.learn(v10(), b(i), p(1));
+    }
+    let frames: Vec<Vec<u8>> = (0..BATCH_SIZE as u64)
+        .map(|i| frame64(b(i * 13 % 1000), a(i * 7 % 1000), None))
+        .collect();
+    rig.load(&frames);
+    let flip = |rig: &mut Rig| {
+        for i in 0..BATCH_SIZE {
+            let f = rig.frame_mut(i);
+            f[5] ^= 1;
+            f[11] ^= 1;
+        }
+    };
+    rig.run(p(0));
+    assert!(rig.frame_mut(0).len() == 68, "pushed");
+    flip(&mut rig);
+    rig.run(p(1));
+    assert!(rig.frame_mut(0).len() == 64, "popped");
+    flip(&mut rig);
+    let mut g = c.benchmark_group("vlan_push_pop");
+    g.throughput(Throughput::Elements(2 * BATCH_SIZE as u64));
+    g.bench_function("access_trunk_round_trip", |bench| {
+        bench.iter_batched(
+            || (),
+            |_| {
+                rig.run(p(0));
+                flip(&mut rig);
+                rig.run(p(1));
+                flip(&mut rig);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, unicast, flood_mix, vlan_push_pop);
+criterion_main!(benches);
