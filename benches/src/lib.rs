@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use arrayvec::ArrayVec;
 use vswitch_dataplane::fdb::{Fdb, FdbConfig, FdbReader};
+use vswitch_dataplane::frame::SparePool;
 use vswitch_dataplane::limits::{BATCH_SIZE, FRAME_SIZE, HEADROOM};
 use vswitch_dataplane::pipeline::{BatchContext, BatchOutput, Pipeline};
 use vswitch_dataplane::{Frame, Mac, PortConfig, PortId, Snapshot, VlanId};
@@ -14,8 +15,8 @@ use vswitch_dataplane::{Frame, Mac, PortConfig, PortId, Snapshot, VlanId};
 /// A 64-byte Ethernet frame (no FCS): dst, src, optional 802.1Q VID, IPv4
 /// EtherType, padding.
 pub fn frame64(dst: Mac, src: Mac, vid: Option<u16>) -> Vec<u8> {
-    let mut f = dst.0.to_vec();
-    f.extend_from_slice(&src.0);
+    let mut f = dst.octets().to_vec();
+    f.extend_from_slice(&src.octets());
     if let Some(vid) = vid {
         f.extend_from_slice(&[0x81, 0x00]);
         f.extend_from_slice(&vid.to_be_bytes());
@@ -136,11 +137,7 @@ impl Rig {
         {
             rx.push(Frame::new(buf, start, len).expect("window fits"));
         }
-        let mut spares: ArrayVec<Frame<'_>, BATCH_SIZE> = self
-            .spare_mem
-            .chunks_mut(FRAME_SIZE)
-            .map(|b| Frame::new(b, HEADROOM, 0).expect("empty window fits"))
-            .collect();
+        let mut spares = SparePool::new(&mut self.spare_mem, FRAME_SIZE, HEADROOM);
         let pin = self.reader.pin();
         let ctx = BatchContext {
             snapshot: &self.snapshot,
@@ -153,6 +150,6 @@ impl Rig {
         for (w, f) in self.windows.iter_mut().zip(&rx) {
             *w = (f.start(), f.len());
         }
-        self.out.outputs.len()
+        self.out.outputs().len()
     }
 }

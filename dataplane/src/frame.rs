@@ -175,6 +175,59 @@ impl<'a> Frame<'a> {
     }
 }
 
+/// Where the pipeline gets buffers for copies in a second encoding: spare
+/// `j` is asked for only when the `j`-th copy of a batch is needed, so a
+/// batch that copies nothing reserves nothing.
+pub trait Spares<'b> {
+    /// The `j`-th spare of this batch (`j` = 0, 1, 2, ... in order), empty
+    /// with headroom; `None` when no more can be had.
+    fn spare(&mut self, j: usize) -> Option<&mut Frame<'b>>;
+}
+
+impl<'b> Spares<'b> for [Frame<'b>] {
+    #[inline]
+    fn spare(&mut self, j: usize) -> Option<&mut Frame<'b>> {
+        self.get_mut(j)
+    }
+}
+
+/// Spares carved on demand from a region of `chunk`-byte buffers, data
+/// starting at `headroom` (the in-memory port and the benchmarks use it;
+/// AF_XDP ports hand out UMEM chunks instead).
+pub struct SparePool<'b> {
+    chunks: core::slice::ChunksMut<'b, u8>,
+    frames: arrayvec::ArrayVec<Frame<'b>, { crate::limits::BATCH_SIZE }>,
+    headroom: usize,
+}
+
+impl<'b> SparePool<'b> {
+    /// Spares from `mem`, one per `chunk` bytes.
+    pub fn new(mem: &'b mut [u8], chunk: usize, headroom: usize) -> SparePool<'b> {
+        SparePool {
+            chunks: mem.chunks_mut(chunk),
+            frames: arrayvec::ArrayVec::new(),
+            headroom,
+        }
+    }
+
+    /// Spares handed out so far.
+    pub fn frames(&self) -> &[Frame<'b>] {
+        &self.frames
+    }
+}
+
+impl<'b> Spares<'b> for SparePool<'b> {
+    #[inline]
+    fn spare(&mut self, j: usize) -> Option<&mut Frame<'b>> {
+        while self.frames.len() <= j {
+            let chunk = self.chunks.next()?;
+            let frame = Frame::new(chunk, self.headroom, 0)?;
+            self.frames.try_push(frame).ok()?;
+        }
+        self.frames.get_mut(j)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

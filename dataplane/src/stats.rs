@@ -293,6 +293,22 @@ impl BatchCounters {
         p.rx_bytes += bytes as u64;
     }
 
+    /// `packets` frames totalling `bytes` were received on `port`.
+    #[inline]
+    pub fn rx_many(&mut self, port: PortId, packets: u64, bytes: u64) {
+        let p = self.port_mut(port);
+        p.rx_packets += packets;
+        p.rx_bytes += bytes;
+    }
+
+    /// A frame of `bytes` is sent to every port of `ports`.
+    #[inline]
+    pub fn tx_set(&mut self, ports: PortSet, bytes: usize) {
+        for port in ports.iter() {
+            self.tx(port, bytes);
+        }
+    }
+
     /// A frame of `bytes` is sent to `port`.
     #[inline]
     pub fn tx(&mut self, port: PortId, bytes: usize) {
@@ -325,6 +341,7 @@ impl BatchCounters {
     /// Counts `n` occurrences of `event`.
     #[inline]
     pub fn event(&mut self, event: Event, n: u64) {
+        // Adding 0 is cheaper than testing for it.
         self.events[event as usize] += n;
     }
 

@@ -117,7 +117,7 @@ fn steady_state_batches_allocate_nothing() {
             now: 7,
             ingress,
         };
-        pipeline.process(&ctx, &mut rx, &mut spares, out);
+        pipeline.process(&ctx, &mut rx, &mut spares[..], out);
         pipeline.last_batch().clone()
     };
 

@@ -1,7 +1,8 @@
 //! Model-based test: random port configurations and random sequences of
 //! frames, flushes, static entries, reconfigurations, clock steps and
-//! sweeps go through the engine (via the in-memory switch) and through the
-//! reference switch below. Every batch must produce identical dispositions
+//! sweeps go through the engine (two in-memory workers sharing one FDB,
+//! each batch on a randomly chosen one, as ports on two cores would) and
+//! through the reference switch below. Every batch must produce identical dispositions
 //! and identical bytes on every port, and the FDBs must agree.
 //!
 //! The reference imports nothing from the engine's FDB, VLAN or pipeline
@@ -309,7 +310,8 @@ enum Scope {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Batch(usize, Vec<Vec<u8>>),
+    /// (worker, ingress port, frames)
+    Batch(bool, usize, Vec<Vec<u8>>),
     Flush(Scope, bool),
     AddStatic(u16, usize, usize),
     Remove(u16, usize),
@@ -396,7 +398,8 @@ fn op() -> impl Strategy<Value = Op> {
         vlan().prop_map(Scope::Vlan),
     ];
     prop_oneof![
-        12 => (0..PORTS, prop::collection::vec(frame(), 1..10)).prop_map(|(p, f)| Op::Batch(p, f)),
+        12 => (any::<bool>(), 0..PORTS, prop::collection::vec(frame(), 1..10))
+            .prop_map(|(w, p, f)| Op::Batch(w, p, f)),
         1 => (scope, any::<bool>()).prop_map(|(s, i)| Op::Flush(s, i)),
         1 => (vlan(), 0..4usize, 0..PORTS).prop_map(|(v, m, p)| Op::AddStatic(v, m, p)),
         1 => (vlan(), 0..4usize).prop_map(|(v, m)| Op::Remove(v, m)),
@@ -421,6 +424,7 @@ fn run(ports: Vec<Option<Port>>, aging: u32, ops: Vec<Op>) -> Result<(), TestCas
         seed: 99,
     };
     let mut engine = MemSwitch::new(cfg, engine_ports(&ports)).unwrap();
+    let mut second = MemSwitch::with_fdb(engine.fdb(), engine_ports(&ports)).unwrap();
     let mut model = Reference {
         ports,
         fdb: HashMap::new(),
@@ -428,15 +432,17 @@ fn run(ports: Vec<Option<Port>>, aging: u32, ops: Vec<Op>) -> Result<(), TestCas
         now: 0,
     };
     engine.set_now(0);
+    second.set_now(0);
     for (step, op) in ops.into_iter().enumerate() {
         match op {
-            Op::Batch(ingress, frames) => {
+            Op::Batch(on_second, ingress, frames) => {
                 let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
-                let got = engine.receive(PortId::new(ingress).unwrap(), &refs);
+                let worker = if on_second { &mut second } else { &mut engine };
+                let got = worker.receive(PortId::new(ingress).unwrap(), &refs);
                 let (want, want_tx) = model.batch(ingress, &frames);
                 prop_assert_eq!(got, want, "step {}: dispositions", step);
                 for (q, want_frames) in want_tx.into_iter().enumerate() {
-                    let got_frames = engine.take_tx(PortId::new(q).unwrap());
+                    let got_frames = worker.take_tx(PortId::new(q).unwrap());
                     prop_assert_eq!(
                         got_frames,
                         want_frames,
@@ -460,7 +466,7 @@ fn run(ports: Vec<Option<Port>>, aging: u32, ops: Vec<Op>) -> Result<(), TestCas
                     .fdb()
                     .add_static(
                         VlanId::new(v).unwrap(),
-                        Mac(MACS[m]),
+                        Mac::new(MACS[m]),
                         PortId::new(p).unwrap(),
                     )
                     .unwrap();
@@ -474,9 +480,10 @@ fn run(ports: Vec<Option<Port>>, aging: u32, ops: Vec<Op>) -> Result<(), TestCas
                 );
             }
             Op::Remove(v, m) => {
-                let got = engine
-                    .fdb()
-                    .remove(VlanId::new(v).unwrap(), Mac(MACS[m]), engine.now());
+                let got =
+                    engine
+                        .fdb()
+                        .remove(VlanId::new(v).unwrap(), Mac::new(MACS[m]), engine.now());
                 let want = model.visible(&(v, MACS[m])).is_some();
                 model.fdb.remove(&(v, MACS[m]));
                 prop_assert_eq!(got, want, "step {}: remove", step);
@@ -484,10 +491,12 @@ fn run(ports: Vec<Option<Port>>, aging: u32, ops: Vec<Op>) -> Result<(), TestCas
             Op::Reconfigure(p, cfg) => {
                 model.ports[p] = cfg;
                 engine.set_ports(engine_ports(&model.ports));
+                second.set_ports(engine_ports(&model.ports));
             }
             Op::Tick(secs) => {
                 model.now += secs;
                 engine.set_now(model.now as u32);
+                second.set_now(model.now as u32);
             }
             Op::Sweep => {
                 engine.fdb().sweep(engine.now());
@@ -497,7 +506,7 @@ fn run(ports: Vec<Option<Port>>, aging: u32, ops: Vec<Op>) -> Result<(), TestCas
             .fdb()
             .entries(engine.now())
             .into_iter()
-            .map(|e| (e.vlan.get(), e.mac.0, e.port.index(), e.is_static))
+            .map(|e| (e.vlan.get(), e.mac.octets(), e.port.index(), e.is_static))
             .collect();
         prop_assert_eq!(got, model.entries(), "step {}: fdb contents", step);
     }

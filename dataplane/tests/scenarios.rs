@@ -567,9 +567,9 @@ fn no_headroom_falls_back_to_a_copy() {
     };
     let mut out = BatchOutput::default();
     let mut pipe = Pipeline::default();
-    pipe.process(&ctx, &mut rx, &mut spares, &mut out);
-    assert_eq!(out.dispositions[0], Disposition::Forward(p(3)));
-    assert_eq!(out.outputs[0].frame, FrameRef::Spare(0));
+    pipe.process(&ctx, &mut rx, &mut spares[..], &mut out);
+    assert_eq!(out.dispositions()[0], Disposition::Forward(p(3)));
+    assert_eq!(out.outputs()[0].frame, FrameRef::Spare(0));
     assert_eq!(spares[0].data(), &tagged(B, A, 0, 10)[..]);
     assert_eq!(pipe.last_batch().events(Event::EgressCopies), 1);
 }

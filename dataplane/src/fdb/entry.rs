@@ -83,6 +83,20 @@ impl Value {
         }
     }
 
+    /// A published entry (maybe flushed or aged: see `Fdb::visible`).
+    #[inline(always)]
+    pub(super) const fn is_live(self) -> bool {
+        self.0 & STATE_MASK == State::Live as u64
+    }
+
+    /// Live or deleted: the slot belongs to its key (not mid-insert or
+    /// being reclaimed).
+    #[inline(always)]
+    pub(super) const fn is_live_or_dead(self) -> bool {
+        let s = self.0 & STATE_MASK;
+        s == State::Live as u64 || s == State::Dead as u64
+    }
+
     #[inline]
     pub(super) const fn is_static(self) -> bool {
         self.0 & STATIC_BIT != 0
@@ -91,8 +105,7 @@ impl Value {
     #[inline]
     pub(super) fn port(self) -> PortId {
         // Six bits always name a port below MAX_PORTS (asserted above).
-        PortId::new(((self.0 >> PORT_SHIFT) & PORT_MASK) as usize)
-            .unwrap_or(PortId::new(0).unwrap())
+        PortId::from_bits(((self.0 >> PORT_SHIFT) & PORT_MASK) as u8)
     }
 
     #[inline]

@@ -44,6 +44,12 @@ use table::{Slot, Table};
 
 pub use table::Hashed;
 
+/// The FDB key of (VLAN, MAC) as one word: VID << 48 | MAC. Never 0.
+#[inline]
+pub const fn key_of(vlan: VlanId, mac: Mac) -> u64 {
+    key(vlan, mac)
+}
+
 use crate::limits::{FDB_CAPACITY_RANGE, MAX_AGING_SECS};
 use crate::port::PortId;
 use crate::wire::{Mac, VlanId};
@@ -160,11 +166,18 @@ pub struct Fdb {
     used: AtomicUsize,
     epoch: crossbeam_utils::CachePadded<AtomicU64>,
     aging_secs: AtomicU64,
+    /// Thresholds of the most recent flush of any scope: an entry newer
+    /// than these is newer than every scope's, so lookups check one word.
+    flush_latest: AtomicU64,
     flush_all: AtomicU64,
     flush_port: Box<[AtomicU64]>,
     flush_vlan: Box<[AtomicU64]>,
     readers: qsbr::Readers,
     maint: Mutex<Maint>,
+    /// Bumped whenever a visible mapping changes other than by a new entry
+    /// appearing: a move, a flush, a static add, a delete, an aging change.
+    /// Per-worker caches of FDB answers are valid while it stays put.
+    changes: crossbeam_utils::CachePadded<AtomicU64>,
 }
 
 impl core::fmt::Debug for Fdb {
@@ -200,6 +213,7 @@ impl Fdb {
             used: AtomicUsize::new(0),
             epoch: crossbeam_utils::CachePadded::new(AtomicU64::new(1)),
             aging_secs: AtomicU64::new(cfg.aging_secs as u64),
+            flush_latest: AtomicU64::new(0),
             flush_all: AtomicU64::new(0),
             flush_port: sync::atomics(PORT_SLOTS, 0),
             flush_vlan: sync::atomics(VLAN_SLOTS, 0),
@@ -208,6 +222,7 @@ impl Fdb {
                 pending: Vec::new(),
                 token: 0,
             }),
+            changes: crossbeam_utils::CachePadded::new(AtomicU64::new(0)),
         })
     }
 
@@ -232,7 +247,27 @@ impl Fdb {
             return Err(FdbError::Aging(secs));
         }
         self.aging_secs.store(secs as u64, Ordering::Relaxed);
+        self.changed();
         Ok(())
+    }
+
+    /// A counter that moves whenever an existing mapping changes (a MAC
+    /// moved, a flush, a static add, a delete, the aging time). Between two
+    /// equal readings, within one second of clock, every (key → port)
+    /// answer seen stays true; new entries may appear.
+    #[inline]
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Hashes a key made by [`key_of`].
+    #[inline]
+    pub fn hash_key(&self, key: u64) -> Hashed {
+        self.table.hash(key)
     }
 
     /// Hashes (VLAN, MAC) once; the result feeds prefetch, learn and lookup.
@@ -256,22 +291,20 @@ impl Fdb {
     }
 
     /// Whether a LIVE value of a key in `vid` is visible at `now`.
-    #[inline]
+    #[inline(always)]
     fn visible(&self, v: Value, vid: u16, now: u32) -> bool {
         let st = v.is_static();
         let e = v.epoch();
         let port = v.port().index() % PORT_SLOTS;
         let vlan = vid as usize % VLAN_SLOTS;
-        if !(epoch_after(e, threshold(self.flush_all.load(Ordering::Acquire), st))
-            && epoch_after(
-                e,
-                threshold(self.flush_port[port].load(Ordering::Acquire), st),
-            )
-            && epoch_after(
-                e,
-                threshold(self.flush_vlan[vlan].load(Ordering::Acquire), st),
-            ))
-        {
+        // Fast path: newer than the latest flush of any scope.
+        let newer_than_any_flush =
+            epoch_after(e, threshold(self.flush_latest.load(Ordering::Acquire), st));
+        let survives_flushes = newer_than_any_flush || {
+            let after = |w: &AtomicU64| epoch_after(e, threshold(w.load(Ordering::Acquire), st));
+            after(&self.flush_all) && after(&self.flush_port[port]) && after(&self.flush_vlan[vlan])
+        };
+        if !survives_flushes {
             return false;
         }
         if st {
@@ -284,17 +317,23 @@ impl Fdb {
     /// The slot holding a visible-or-dead entry of `h.key`, with its value.
     /// Skips slots being inserted or retired. The key is read again after
     /// the value: if it changed, the value belonged to the slot's next owner.
-    #[inline]
+    #[inline(always)]
     fn find(&self, h: &Hashed) -> Option<(Slot<'_>, Value)> {
-        for slot in self.table.window_slots(h) {
-            if slot.key.load(Ordering::Acquire) != h.key {
-                continue;
-            }
-            let v = Value(slot.val.load(Ordering::Acquire));
-            if matches!(v.state(), State::Live | State::Dead)
-                && slot.key.load(Ordering::Acquire) == h.key
-            {
-                return Some((slot, v));
+        for bucket in self.table.window(h) {
+            let mut candidates = bucket.candidates(h.tag);
+            while candidates != 0 {
+                let slot = bucket.slot(table::first_candidate(candidates));
+                candidates &= candidates - 1;
+                // Relaxed key loads: the Acquire value load in between
+                // orders them, and the second one rejects a value that
+                // belonged to the slot's next owner.
+                if slot.key.load(Ordering::Relaxed) != h.key {
+                    continue;
+                }
+                let v = Value(slot.val.load(Ordering::Acquire));
+                if v.is_live_or_dead() && slot.key.load(Ordering::Relaxed) == h.key {
+                    return Some((slot, v));
+                }
             }
         }
         None
@@ -341,6 +380,9 @@ impl Fdb {
             mine.val.store(Value::RECLAIMING.0, Ordering::Release);
             return Learn::Race;
         }
+        // The tag goes up before the value: a lookup that can see the entry
+        // can also find it.
+        target.set_tag(target.index_of(&mine), h.tag);
         mine.val.store(value.0, Ordering::Release);
         Learn::Learned
     }
@@ -353,12 +395,13 @@ impl Fdb {
         })
     }
 
+    #[inline(always)]
     fn learn(&self, h: &Hashed, port: PortId, now: u32) -> Learn {
         let stamp = now & entry::STAMP_MASK;
         let vid = key_vlan(h.key);
         match self.find(h) {
             Some((slot, v)) => {
-                let visible = v.state() == State::Live && self.visible(v, vid, now);
+                let visible = v.is_live() && self.visible(v, vid, now);
                 let outcome = if visible {
                     if v.is_static() {
                         return if v.port() == port {
@@ -383,7 +426,12 @@ impl Fdb {
                     .val
                     .compare_exchange(v.0, new.0, Ordering::AcqRel, Ordering::Relaxed)
                 {
-                    Ok(_) => outcome,
+                    Ok(_) => {
+                        if outcome == Learn::Moved {
+                            self.changed();
+                        }
+                        outcome
+                    }
                     Err(_) => Learn::Race,
                 }
             }
@@ -392,9 +440,10 @@ impl Fdb {
         }
     }
 
+    #[inline(always)]
     fn lookup_value(&self, h: &Hashed, now: u32) -> Option<Value> {
         let (_, v) = self.find(h)?;
-        (v.state() == State::Live && self.visible(v, key_vlan(h.key), now)).then_some(v)
+        (v.is_live() && self.visible(v, key_vlan(h.key), now)).then_some(v)
     }
 
     // ----- control operations (serialized by `maint`) -----
@@ -423,6 +472,7 @@ impl Fdb {
                 },
             };
             if done {
+                self.changed();
                 return Ok(());
             }
             std::thread::yield_now();
@@ -447,6 +497,7 @@ impl Fdb {
                 .compare_exchange(v.0, Value::DEAD.0, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
+                self.changed();
                 return true;
             }
         }
@@ -463,13 +514,16 @@ impl Fdb {
             FlushScope::Port(p) => &self.flush_port[p.index() % PORT_SLOTS],
             FlushScope::Vlan(v) => &self.flush_vlan[v.get() as usize % VLAN_SLOTS],
         };
-        let old = word.load(Ordering::Relaxed);
-        let stat = if include_static {
-            e
-        } else {
-            threshold(old, true)
-        };
-        word.store(pack_thresholds(e, stat), Ordering::SeqCst);
+        for word in [word, &self.flush_latest] {
+            let old = word.load(Ordering::Relaxed);
+            let stat = if include_static {
+                e
+            } else {
+                threshold(old, true)
+            };
+            word.store(pack_thresholds(e, stat), Ordering::SeqCst);
+        }
+        self.changed();
     }
 
     /// Entry of (VLAN, MAC) if visible at `now`.
@@ -629,7 +683,8 @@ impl Fdb {
                 t
             }
         };
-        let words = core::iter::once(&self.flush_all)
+        let words = [&self.flush_latest, &self.flush_all]
+            .into_iter()
             .chain(self.flush_port.iter())
             .chain(self.flush_vlan.iter());
         for w in words {
@@ -684,6 +739,18 @@ pub struct Pinned<'a> {
 }
 
 impl Pinned<'_> {
+    /// Hashes a key made by [`key_of`].
+    #[inline]
+    pub fn hash_key(&self, key: u64) -> Hashed {
+        self.fdb.hash_key(key)
+    }
+
+    /// See [`Fdb::changes`].
+    #[inline]
+    pub fn changes(&self) -> u64 {
+        self.fdb.changes()
+    }
+
     /// Hashes (VLAN, MAC).
     #[inline]
     pub fn hash(&self, vlan: VlanId, mac: Mac) -> Hashed {

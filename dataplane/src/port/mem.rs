@@ -10,7 +10,7 @@ use arrayvec::ArrayVec;
 use crossbeam_utils::CachePadded;
 
 use crate::fdb::{Fdb, FdbConfig, FdbError, FdbReader};
-use crate::frame::Frame;
+use crate::frame::{Frame, SparePool};
 use crate::limits::{BATCH_SIZE, FRAME_SIZE, HEADROOM, MAX_FRAME_LEN, MAX_PORTS};
 use crate::pipeline::{BatchContext, BatchOutput, Disposition, FrameRef, Pipeline};
 use crate::port::{PortConfig, PortId};
@@ -116,10 +116,7 @@ impl MemSwitch {
             index.push(i);
         }
         self.pipeline.stats().publish(&self.oversized);
-        let mut spares: ArrayVec<Frame<'_>, BATCH_SIZE> = spare_mem
-            .chunks_mut(FRAME_SIZE)
-            .map(|b| Frame::new(b, HEADROOM, 0).expect("empty window fits"))
-            .collect();
+        let mut spares = SparePool::new(spare_mem, FRAME_SIZE, HEADROOM);
         let pinned = self.reader.pin();
         let ctx = BatchContext {
             snapshot: &self.snapshot,
@@ -130,16 +127,16 @@ impl MemSwitch {
         self.pipeline
             .process(&ctx, &mut rx, &mut spares, &mut self.out);
         drop(pinned);
-        for o in &self.out.outputs {
+        for o in self.out.outputs() {
             let data = match o.frame {
                 FrameRef::Rx(i) => rx[i as usize].data(),
-                FrameRef::Spare(j) => spares[j as usize].data(),
+                FrameRef::Spare(j) => spares.frames()[j as usize].data(),
             };
             for p in o.ports.iter() {
                 self.tx[p.index()].push(data.to_vec());
             }
         }
-        let mut decided = self.out.dispositions.iter();
+        let mut decided = self.out.dispositions().iter();
         for (i, _) in chunk.iter().enumerate() {
             result.push(if index.contains(&i) {
                 *decided.next().expect("one disposition per accepted frame")

@@ -24,6 +24,13 @@ impl PortId {
         }
     }
 
+    /// The port named by the low six bits of `bits` (always valid:
+    /// `MAX_PORTS` is 64).
+    #[inline]
+    pub const fn from_bits(bits: u8) -> PortId {
+        PortId(bits & (MAX_PORTS as u8 - 1))
+    }
+
     /// The index, `0..MAX_PORTS`.
     #[inline]
     pub const fn index(self) -> usize {
@@ -47,7 +54,10 @@ impl fmt::Display for PortId {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct PortSet(pub u64);
 
-const _: () = assert!(MAX_PORTS <= 64, "PortSet is a u64 bitmap");
+const _: () = assert!(
+    MAX_PORTS == 64,
+    "PortSet is a u64 bitmap; PortId::from_bits masks to 6 bits"
+);
 
 impl PortSet {
     /// No ports.
@@ -116,7 +126,9 @@ impl PortSet {
     /// The only port, when the set has exactly one.
     #[inline]
     pub const fn single(self) -> Option<PortId> {
-        if self.0.is_power_of_two() {
+        // Not is_power_of_two(): without POPCNT in the baseline target it
+        // becomes a software popcount on the packet path.
+        if self.0 != 0 && self.0 & (self.0 - 1) == 0 {
             Some(PortId(self.0.trailing_zeros() as u8))
         } else {
             None

@@ -107,9 +107,8 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     }
 
     fn read_mac(&self, range: core::ops::Range<usize>) -> Mac {
-        let mut m = [0u8; 6];
-        m.copy_from_slice(&self.bytes()[range]);
-        Mac(m)
+        let b = &self.bytes()[range];
+        Mac::new([b[0], b[1], b[2], b[3], b[4], b[5]])
     }
 
     /// Destination address.
@@ -164,12 +163,12 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
     /// Sets the destination address.
     pub fn set_dst(&mut self, mac: Mac) {
-        self.buffer.as_mut()[field::DST].copy_from_slice(&mac.0);
+        self.buffer.as_mut()[field::DST].copy_from_slice(&mac.octets());
     }
 
     /// Sets the source address.
     pub fn set_src(&mut self, mac: Mac) {
-        self.buffer.as_mut()[field::SRC].copy_from_slice(&mac.0);
+        self.buffer.as_mut()[field::SRC].copy_from_slice(&mac.octets());
     }
 
     /// Sets the TCI of a tagged frame; does nothing on an untagged one.
@@ -207,22 +206,40 @@ impl L2Header {
     /// tags (not switched until QinQ exists) come back as drop reasons.
     #[inline]
     pub fn parse(frame: &[u8]) -> Result<L2Header, DropReason> {
-        let view = EthernetFrame::new_checked(frame)?;
-        let tag = match view.ethertype() {
-            EtherType::QinQ => return Err(DropReason::QinQ),
-            EtherType::Vlan => {
-                let tci = Tci(view.read_u16(field::TCI));
+        // Same checks as EthernetFrame::new_checked, on raw words: two
+        // overlapping 8-byte loads read both addresses and the EtherType.
+        let Some(head) = frame.get(..field::HEADER_LEN) else {
+            return Err(DropReason::Runt);
+        };
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&head[at..at + 8]);
+            u64::from_be_bytes(w)
+        };
+        let dst = word(0);
+        let src_type = word(6);
+        let tag = match src_type as u16 {
+            0x8100 => {
+                // The tag and the inner EtherType must both be there.
+                let (Some(t), true) = (
+                    frame.get(field::TCI),
+                    frame.len() >= field::TAGGED_HEADER_LEN,
+                ) else {
+                    return Err(DropReason::TruncatedVlanTag);
+                };
+                let tci = Tci(u16::from_be_bytes([t[0], t[1]]));
                 if tci.vid() == 0 {
                     TagKind::Priority(tci)
                 } else {
                     TagKind::Tagged(tci)
                 }
             }
+            0x88a8 => return Err(DropReason::QinQ),
             _ => TagKind::Untagged,
         };
         Ok(L2Header {
-            dst: view.dst(),
-            src: view.src(),
+            dst: Mac::from_u64(dst >> 16),
+            src: Mac::from_u64(src_type >> 16),
             tag,
         })
     }

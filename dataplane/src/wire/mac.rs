@@ -3,46 +3,62 @@
 use core::fmt;
 use core::str::FromStr;
 
-/// A 48-bit Ethernet address, in wire (network) byte order.
+/// A 48-bit Ethernet address, kept as the low 48 bits of a `u64` with the
+/// first octet most significant: parsing loads it with one 8-byte read, and
+/// the FDB keys on it directly.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Mac(pub [u8; 6]);
+pub struct Mac(u64);
+
+const MAC_MASK: u64 = (1 << 48) - 1;
 
 impl Mac {
     /// ff:ff:ff:ff:ff:ff.
-    pub const BROADCAST: Mac = Mac([0xff; 6]);
+    pub const BROADCAST: Mac = Mac(MAC_MASK);
     /// 00:00:00:00:00:00, never a valid source.
-    pub const ZERO: Mac = Mac([0; 6]);
+    pub const ZERO: Mac = Mac(0);
 
-    /// The address as the low 48 bits of a `u64` (first octet most
-    /// significant), the form the FDB keys on.
+    /// From the six octets in wire order.
+    #[inline]
+    pub const fn new(b: [u8; 6]) -> Mac {
+        Mac(u64::from_be_bytes([
+            0, 0, b[0], b[1], b[2], b[3], b[4], b[5],
+        ]))
+    }
+
+    /// The six octets in wire order.
+    #[inline]
+    pub const fn octets(self) -> [u8; 6] {
+        let b = self.0.to_be_bytes();
+        [b[2], b[3], b[4], b[5], b[6], b[7]]
+    }
+
+    /// The address as the low 48 bits of a `u64`.
     #[inline]
     pub const fn to_u64(self) -> u64 {
-        let b = self.0;
-        u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
+        self.0
     }
 
     /// Inverse of [`Mac::to_u64`]; bits above 48 are ignored.
     #[inline]
     pub const fn from_u64(v: u64) -> Mac {
-        let b = v.to_be_bytes();
-        Mac([b[2], b[3], b[4], b[5], b[6], b[7]])
+        Mac(v & MAC_MASK)
     }
 
     /// Group (multicast or broadcast) address: I/G bit of the first octet.
     #[inline]
     pub const fn is_group(self) -> bool {
-        self.0[0] & 1 == 1
+        (self.0 >> 40) & 1 == 1
     }
 
     /// The all-ones broadcast address.
     #[inline]
-    pub fn is_broadcast(self) -> bool {
-        self == Mac::BROADCAST
+    pub const fn is_broadcast(self) -> bool {
+        self.0 == MAC_MASK
     }
 
     /// A group address other than broadcast.
     #[inline]
-    pub fn is_multicast(self) -> bool {
+    pub const fn is_multicast(self) -> bool {
         self.is_group() && !self.is_broadcast()
     }
 
@@ -54,21 +70,21 @@ impl Mac {
 
     /// The all-zero address.
     #[inline]
-    pub fn is_zero(self) -> bool {
-        self == Mac::ZERO
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
     }
 
     /// Whether a frame from this source may be learned: individual and not
     /// zero (802.1D and OVS refuse to learn group or zero sources).
     #[inline]
-    pub fn is_learnable(self) -> bool {
+    pub const fn is_learnable(self) -> bool {
         self.is_unicast() && !self.is_zero()
     }
 }
 
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.0;
+        let b = self.octets();
         write!(
             f,
             "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
@@ -118,7 +134,7 @@ impl FromStr for Mac {
         if parts.next().is_some() {
             return Err(err());
         }
-        Ok(Mac(out))
+        Ok(Mac::new(out))
     }
 }
 
@@ -143,6 +159,8 @@ mod tests {
         assert_eq!(m.to_string(), "aa:bb:0c:dd:ee:0f");
         assert_eq!(Mac::from_u64(m.to_u64()), m);
         assert_eq!(m.to_u64(), 0xaabb_0cdd_ee0f);
+        assert_eq!(m.octets(), [0xaa, 0xbb, 0x0c, 0xdd, 0xee, 0x0f]);
+        assert_eq!(Mac::new(m.octets()), m);
         for bad in [
             "",
             "aa:bb",
