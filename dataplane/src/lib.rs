@@ -16,8 +16,10 @@ pub mod pipeline;
 pub mod port;
 pub mod snapshot;
 pub mod stats;
+pub mod switch;
 pub mod vlan;
 pub mod wire;
+pub mod worker;
 
 pub use fdb::{Fdb, FdbConfig, FdbEntry, FdbError, FdbReader, FlushScope, Learn};
 pub use frame::{Encoding, Frame};

@@ -24,7 +24,12 @@ pub struct Snapshot {
     promiscuous: PortSet,
     unknown_unicast: PortSet,
     smallest_max_frame: usize,
+    /// Worker owning each port (`NO_WORKER` when none): where frames for
+    /// it must be handed.
+    placement: Box<[u8]>,
 }
+
+const NO_WORKER: u8 = u8::MAX;
 
 impl Default for Snapshot {
     fn default() -> Self {
@@ -68,7 +73,26 @@ impl Snapshot {
             promiscuous,
             unknown_unicast,
             smallest_max_frame,
+            placement: vec![NO_WORKER; MAX_PORTS].into_boxed_slice(),
         }
+    }
+
+    /// The same snapshot with ports placed on workers.
+    pub fn with_placement(
+        mut self,
+        placement: impl IntoIterator<Item = (PortId, usize)>,
+    ) -> Snapshot {
+        for (port, worker) in placement {
+            self.placement[port.index()] = u8::try_from(worker).unwrap_or(NO_WORKER);
+        }
+        self
+    }
+
+    /// The worker that owns `port`, if placed.
+    #[inline]
+    pub fn worker_of(&self, port: PortId) -> Option<usize> {
+        let w = self.placement[port.index()];
+        (w != NO_WORKER).then_some(w as usize)
     }
 
     /// Configuration of `port`, if it exists.

@@ -2,7 +2,9 @@
 //! per-port switching configuration. Kernel-facing port drivers live in
 //! submodules ([`mem`] for tests; AF_XDP later).
 
+pub mod afxdp;
 pub mod mem;
+pub mod xsk;
 
 use core::fmt;
 

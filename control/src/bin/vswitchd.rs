@@ -1,0 +1,120 @@
+//! vswitchd: the switch daemon. Runs in the foreground; SIGTERM or SIGINT
+//! stops the workers, removes the XDP programs and exits 0.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Parser;
+use vswitch_control::config;
+use vswitch_control::controller::{remove_stale_xdp, Controller};
+
+/// Userspace AF_XDP Ethernet switch.
+#[derive(Parser, Debug)]
+#[command(name = "vswitchd", version, about)]
+struct Args {
+    /// Configuration file (TOML).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: PathBuf,
+    /// Validate the configuration and exit.
+    #[arg(long)]
+    check: bool,
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VSWITCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libbpf=warn,libxdp=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logs();
+    let (file, valid) = match config::load(&args.config) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("vswitchd: {}: {e}", args.config.display());
+            return ExitCode::from(2);
+        }
+    };
+    if args.check {
+        println!(
+            "{}: configuration OK: {} port(s), {} worker(s), {} static FDB entr{}",
+            args.config.display(),
+            valid.ports.len(),
+            valid.workers.len(),
+            valid.statics.len(),
+            if valid.statics.len() == 1 { "y" } else { "ies" }
+        );
+        return ExitCode::SUCCESS;
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("vswitchd: must run as root (it attaches XDP programs and opens AF_XDP sockets)");
+        return ExitCode::from(1);
+    }
+    vswitch_dataplane::port::xsk::route_library_logs();
+
+    // Signals first, so a TERM during start-up still shuts down cleanly.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&stop)) {
+            eprintln!("vswitchd: cannot install signal handler: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    remove_stale_xdp(valid.ports.iter().map(|p| p.iface.as_str()));
+    let controller = match Controller::start(file, valid, args.config.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("vswitchd: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for p in controller.ports() {
+        tracing::info!(
+            port = %p.section.name, iface = %p.status.iface, worker = p.worker,
+            xdp = %p.status.attach, mode = %p.status.bind, queues = p.status.queues,
+            "port up"
+        );
+    }
+    tracing::info!(
+        ports = controller.ports().len(),
+        workers = ?controller.workers(),
+        "vswitchd running"
+    );
+    let controller = Arc::new(Mutex::new(controller));
+
+    // The control loop: aging once a second, until a signal.
+    let mut tick = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        tick += 1;
+        if tick % 10 == 0 {
+            let c = controller.lock().unwrap_or_else(|e| e.into_inner());
+            c.sweep();
+        }
+    }
+    tracing::info!("signal received: stopping");
+    let controller = match Arc::try_unwrap(controller) {
+        Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
+        Err(_) => {
+            eprintln!("vswitchd: controller still in use at shutdown");
+            return ExitCode::from(1);
+        }
+    };
+    let t = controller.totals();
+    let rx: u64 = t.ports.iter().map(|p| p.rx_packets).sum();
+    let tx: u64 = t.ports.iter().map(|p| p.tx_packets).sum();
+    tracing::info!(rx_packets = rx, tx_packets = tx, "final counters");
+    controller.shutdown();
+    tracing::info!("stopped; XDP programs removed");
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,9 @@
+//! vswitch's control plane: the configuration contract, the daemon's
+//! controller (configuration snapshots, aging, statistics) and its local
+//! control API.
+
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod controller;
