@@ -3,16 +3,37 @@
 //! answers questions about state. Only the control thread (and API
 //! threads, one request at a time through a mutex) touches it.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use vswitch_dataplane::fdb::FlushScope;
+use vswitch_dataplane::limits::MAX_PORTS;
 use vswitch_dataplane::port::afxdp::{PortSpec, PortStatus};
 use vswitch_dataplane::port::xsk;
 use vswitch_dataplane::stats::StatsTotals;
 use vswitch_dataplane::switch::{Switch, SwitchConfig, SwitchError};
-use vswitch_dataplane::{PortConfig, PortId, Snapshot};
+use vswitch_dataplane::{Mac, PortConfig, PortId, Snapshot, VlanId};
 
-use crate::config::{ConfigFile, PortSection, ValidConfig};
+use crate::config::{self, ConfigFile, PortSection, StaticEntry, ValidConfig};
+
+/// Why a control operation was refused. Nothing changed when one is
+/// returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// A parameter has a bad value.
+    #[error("{0}")]
+    Invalid(String),
+    /// A named port or entry does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The system refused (socket, file, ...).
+    #[error("{0}")]
+    Failed(String),
+}
 
 /// A configured port as the controller tracks it.
 #[derive(Debug, Clone)]
@@ -221,10 +242,261 @@ impl Controller {
             .map(|p| p.section.name.as_str())
     }
 
-    /// Stops workers, closes sockets, removes the XDP programs.
-    pub fn shutdown(self) {
+    fn port_index(&self, name: &str) -> Result<usize, ControlError> {
+        self.ports
+            .iter()
+            .position(|p| p.section.name == name)
+            .ok_or_else(|| ControlError::NotFound(format!("no port named {name:?}")))
+    }
+
+    /// Adds a port while the switch runs: opens its sockets on `worker`
+    /// (default: the worker with the fewest ports), then publishes a
+    /// snapshot with it.
+    pub fn add_port(
+        &mut self,
+        section: PortSection,
+        worker: Option<usize>,
+    ) -> Result<&PortEntry, ControlError> {
+        config::check_port_name(&section.name).map_err(ControlError::Invalid)?;
+        config::check_iface(&section.iface).map_err(ControlError::Invalid)?;
+        if self.port(&section.name).is_some() {
+            return Err(ControlError::Conflict(format!(
+                "a port named {:?} already exists",
+                section.name
+            )));
+        }
+        if let Some(p) = self.ports.iter().find(|p| p.section.iface == section.iface) {
+            return Err(ControlError::Conflict(format!(
+                "interface {} is already port {:?}",
+                section.iface, p.section.name
+            )));
+        }
+        let config = config::port_config(&section)
+            .map_err(|(k, m)| ControlError::Invalid(format!("{k}: {m}")))?;
+        let worker = match worker {
+            Some(w) if w < self.workers.len() => w,
+            Some(w) => {
+                return Err(ControlError::Invalid(format!(
+                    "worker {w} does not exist (workers 0-{})",
+                    self.workers.len() - 1
+                )))
+            }
+            None => (0..self.workers.len())
+                .min_by_key(|w| self.ports.iter().filter(|p| p.worker == *w).count())
+                .unwrap_or(0),
+        };
+        let id = (0..MAX_PORTS)
+            .filter_map(PortId::new)
+            .find(|id| self.ports.iter().all(|p| p.id != *id))
+            .ok_or_else(|| {
+                ControlError::Conflict(format!("the switch already has {MAX_PORTS} ports"))
+            })?;
+        // A program left on the interface would make the bind fail.
+        remove_stale_xdp([section.iface.as_str()]);
+        let status = self
+            .switch
+            .add_port(
+                PortSpec {
+                    id,
+                    iface: section.iface.clone(),
+                },
+                worker,
+            )
+            .map_err(|e| ControlError::Failed(e.to_string()))?;
+        let mut config = config;
+        config.max_frame_len = status.max_frame_len;
+        self.file.ports.push(section.clone());
+        self.ports.push(PortEntry {
+            section,
+            id,
+            config,
+            worker,
+            status,
+        });
+        self.publish();
+        tracing::info!(port = %self.ports.last().map_or("", |p| p.section.name.as_str()), worker, "port added");
+        Ok(self.ports.last().expect("just pushed"))
+    }
+
+    /// Removes a port: stops sending to it, closes its sockets, forgets
+    /// its FDB entries (static ones included, from the config too).
+    /// Returns how many static entries went with it.
+    pub fn remove_port(&mut self, name: &str) -> Result<usize, ControlError> {
+        let i = self.port_index(name)?;
+        let entry = self.ports.remove(i);
+        self.file.ports.retain(|p| p.name != name);
+        let before = self.file.fdb.statics.len();
+        self.file.fdb.statics.retain(|s| s.port != name);
+        let statics = before - self.file.fdb.statics.len();
+        // Publish first so no worker hands frames to a closing port.
+        self.publish();
+        if let Err(e) = self.switch.remove_port(entry.id, entry.worker) {
+            tracing::error!(port = name, "closing the port failed: {e}");
+        }
+        self.switch.fdb().flush(FlushScope::Port(entry.id), true);
+        self.switch.fdb().sweep(self.switch.now_secs());
+        remove_stale_xdp([entry.section.iface.as_str()]);
+        tracing::info!(port = name, "port removed");
+        Ok(statics)
+    }
+
+    /// Changes a port's VLAN settings or flags, live. Learned entries of
+    /// the port are flushed when its VLAN settings change (as OVS does);
+    /// a change that would strand a static entry is refused.
+    pub fn set_port(
+        &mut self,
+        name: &str,
+        update: impl FnOnce(&mut PortSection),
+    ) -> Result<&PortEntry, ControlError> {
+        let i = self.port_index(name)?;
+        let mut section = self.ports[i].section.clone();
+        update(&mut section);
+        if section.name != name || section.iface != self.ports[i].section.iface {
+            return Err(ControlError::Invalid(
+                "a port's name and iface cannot change; delete and add it".into(),
+            ));
+        }
+        let mut config = config::port_config(&section)
+            .map_err(|(k, m)| ControlError::Invalid(format!("{k}: {m}")))?;
+        config.max_frame_len = self.ports[i].config.max_frame_len;
+        for s in self.file.fdb.statics.iter().filter(|s| s.port == name) {
+            let carried = VlanId::try_from(s.vlan)
+                .map(|v| config.vlan.carries(v))
+                .unwrap_or(false);
+            if !carried {
+                return Err(ControlError::Conflict(format!(
+                    "static entry {} in VLAN {} would no longer be carried by port {name:?}; delete it first",
+                    s.mac, s.vlan
+                )));
+            }
+        }
+        let vlan_changed = config.vlan != self.ports[i].config.vlan;
+        self.ports[i].config = config;
+        self.ports[i].section = section.clone();
+        if let Some(f) = self.file.ports.iter_mut().find(|p| p.name == name) {
+            *f = section;
+        }
+        self.publish();
+        if vlan_changed {
+            self.switch
+                .fdb()
+                .flush(FlushScope::Port(self.ports[i].id), false);
+        }
+        tracing::info!(port = name, vlan_changed, "port reconfigured");
+        Ok(&self.ports[i])
+    }
+
+    /// Adds (or replaces) a static FDB entry, in the table and the config.
+    pub fn add_static(&mut self, mac: Mac, vlan: VlanId, port: &str) -> Result<(), ControlError> {
+        let i = self.port_index(port)?;
+        if !mac.is_learnable() {
+            return Err(ControlError::Invalid(format!(
+                "{mac} is a group or zero address; static entries need a unicast MAC"
+            )));
+        }
+        if !self.ports[i].config.vlan.carries(vlan) {
+            return Err(ControlError::Conflict(format!(
+                "port {port:?} does not carry VLAN {vlan}"
+            )));
+        }
+        self.switch
+            .fdb()
+            .add_static(vlan, mac, self.ports[i].id)
+            .map_err(|e| ControlError::Failed(e.to_string()))?;
+        let mac_text = mac.to_string();
+        self.file
+            .fdb
+            .statics
+            .retain(|s| !(s.vlan == vlan.get() as i64 && s.mac.parse::<Mac>().ok() == Some(mac)));
+        self.file.fdb.statics.push(StaticEntry {
+            mac: mac_text,
+            vlan: vlan.get() as i64,
+            port: port.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Deletes the entry of (MAC, VLAN), static or learned. `false` if
+    /// there was none.
+    pub fn delete_fdb(&mut self, mac: Mac, vlan: VlanId) -> bool {
+        let removed = self.switch.fdb().remove(vlan, mac, self.switch.now_secs());
+        let before = self.file.fdb.statics.len();
+        self.file
+            .fdb
+            .statics
+            .retain(|s| !(s.vlan == vlan.get() as i64 && s.mac.parse::<Mac>().ok() == Some(mac)));
+        removed || before != self.file.fdb.statics.len()
+    }
+
+    /// Flushes entries in `scope`; static ones (table and config) only
+    /// with `include_static`. Returns how many entries went.
+    pub fn flush(&mut self, scope: FlushScope, include_static: bool) -> usize {
+        let now = self.switch.now_secs();
+        let fdb = self.switch.fdb();
+        let before = fdb.len(now);
+        fdb.flush(scope, include_static);
+        // Reclaim at once so a full table can learn again right away.
+        fdb.sweep(now);
+        let after = fdb.len(now);
+        if include_static {
+            let names: Vec<(PortId, String)> = self
+                .ports
+                .iter()
+                .map(|p| (p.id, p.section.name.clone()))
+                .collect();
+            self.file.fdb.statics.retain(|s| match scope {
+                FlushScope::All => false,
+                FlushScope::Vlan(v) => s.vlan != v.get() as i64,
+                FlushScope::Port(id) => names.iter().all(|(pid, n)| *pid != id || *n != s.port),
+            });
+        }
+        before - after
+    }
+
+    /// Writes the running configuration as TOML, atomically (temporary
+    /// file, fsync, rename, fsync of the directory). Returns the path.
+    pub fn save(&self, path: Option<&Path>) -> Result<PathBuf, ControlError> {
+        let path = path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.path.clone());
+        let fail = |what: &str, e: std::io::Error| {
+            ControlError::Failed(format!("{what} {}: {e}", path.display()))
+        };
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let file_name = path.file_name().ok_or_else(|| {
+            ControlError::Invalid(format!("{} is not a file path", path.display()))
+        })?;
+        let tmp = dir.join(format!(
+            ".{}.tmp.{}",
+            file_name.to_string_lossy(),
+            std::process::id()
+        ));
+        let text = format!(
+            "# Written by vswitchd (config.save); the running configuration.\n{}",
+            config::to_toml(&self.file)
+        );
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(dir)?.sync_all()
+        };
+        if let Err(e) = write() {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(fail("cannot write", e));
+        }
+        Ok(path)
+    }
+
+    /// Stops workers, closes sockets, removes the XDP programs. The
+    /// controller answers nothing useful afterwards.
+    pub fn shutdown(&mut self) {
         let ifaces: Vec<String> = self.ports.iter().map(|p| p.section.iface.clone()).collect();
-        self.switch.stop();
+        self.switch.shutdown();
         // libxdp detaches its program with the last socket of an
         // interface; make sure nothing is left either way.
         remove_stale_xdp(ifaces.iter().map(String::as_str));

@@ -5,5 +5,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod api;
 pub mod config;
 pub mod controller;
+pub mod table;

@@ -244,7 +244,9 @@ impl Switch {
         self.shutdown();
     }
 
-    fn shutdown(&mut self) {
+    /// Same as [`Switch::stop`] through a reference (idempotent); the
+    /// switch does nothing afterwards.
+    pub fn shutdown(&mut self) {
         for w in &self.workers {
             w.send(Command::Stop);
         }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
+use vswitch_control::api::server::Server;
 use vswitch_control::config;
 use vswitch_control::controller::{remove_stale_xdp, Controller};
 
@@ -71,6 +72,8 @@ fn main() -> ExitCode {
         }
     }
     remove_stale_xdp(valid.ports.iter().map(|p| p.iface.as_str()));
+    let socket = valid.control_socket.clone();
+    let group = valid.control_group.as_ref().map(|(_, gid)| *gid);
     let controller = match Controller::start(file, valid, args.config.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -91,6 +94,17 @@ fn main() -> ExitCode {
         "vswitchd running"
     );
     let controller = Arc::new(Mutex::new(controller));
+    let server = match Server::start(&socket, group, Arc::clone(&controller)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("vswitchd: {e}");
+            controller
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .shutdown();
+            return ExitCode::from(1);
+        }
+    };
 
     // The control loop: aging once a second, until a signal.
     let mut tick = 0u64;
@@ -103,13 +117,9 @@ fn main() -> ExitCode {
         }
     }
     tracing::info!("signal received: stopping");
-    let controller = match Arc::try_unwrap(controller) {
-        Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
-        Err(_) => {
-            eprintln!("vswitchd: controller still in use at shutdown");
-            return ExitCode::from(1);
-        }
-    };
+    server.stop();
+    // Clients may still hold the controller: stop it in place.
+    let mut controller = controller.lock().unwrap_or_else(|e| e.into_inner());
     let t = controller.totals();
     let rx: u64 = t.ports.iter().map(|p| p.rx_packets).sum();
     let tx: u64 = t.ports.iter().map(|p| p.tx_packets).sum();

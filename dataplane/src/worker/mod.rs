@@ -435,7 +435,8 @@ impl Worker {
             let t = Instant::now();
             let dt = t.duration_since(prev).as_nanos() as u64;
             prev = t;
-            let load = &self.me.load;
+            let me = Arc::clone(&self.me);
+            let load = &me.load;
             load.total_ns.store(
                 load.total_ns.load(Ordering::Relaxed) + dt,
                 Ordering::Relaxed,
@@ -449,6 +450,14 @@ impl Worker {
                 if idle >= IDLE_SPINS && self.quiescent() {
                     self.sleep();
                     idle = 0;
+                    // Time asleep counts toward total, never toward busy.
+                    let woke = Instant::now();
+                    let slept = woke.duration_since(prev).as_nanos() as u64;
+                    load.total_ns.store(
+                        load.total_ns.load(Ordering::Relaxed) + slept,
+                        Ordering::Relaxed,
+                    );
+                    prev = woke;
                 }
             }
             if t.duration_since(last_report) >= Duration::from_secs(1) {

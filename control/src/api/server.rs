@@ -1,0 +1,351 @@
+//! The control socket: a Unix stream socket, mode 0660 (group
+//! `switch.control_group` when set), peers checked with SO_PEERCRED (root
+//! or a member of that group). One thread per client; requests are served
+//! one at a time against the controller, so each is all-or-nothing.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::methods;
+use super::rpc::{self, code, RpcError, MAX_LINE};
+use crate::controller::Controller;
+
+/// Clients served at once; more are told to come back later.
+const MAX_CLIENTS: usize = 64;
+
+/// A running API server.
+pub struct Server {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("path", &self.path).finish()
+    }
+}
+
+/// Why the socket could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Another daemon answers on the path.
+    #[error("another vswitchd is already listening on {0}")]
+    InUse(PathBuf),
+    /// Filesystem or socket error.
+    #[error("control socket {path}: {source}")]
+    Io {
+        /// The socket path.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Server {
+    /// Binds `path` and starts accepting clients.
+    pub fn start(
+        path: &Path,
+        group: Option<u32>,
+        controller: Arc<Mutex<Controller>>,
+    ) -> Result<Server, ServeError> {
+        let io = |source| ServeError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        if path.exists() {
+            if UnixStream::connect(path).is_ok() {
+                return Err(ServeError::InUse(path.to_path_buf()));
+            }
+            // A socket file left by a killed daemon.
+            std::fs::remove_file(path).map_err(io)?;
+        }
+        let listener = UnixListener::bind(path).map_err(io)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
+        if let Some(gid) = group {
+            std::os::unix::fs::chown(path, Some(0), Some(gid)).map_err(io)?;
+        }
+        listener.set_nonblocking(true).map_err(io)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("vswitch-api".into())
+                .spawn(move || accept_loop(listener, group, controller, stop))
+                .map_err(io)?
+        };
+        tracing::info!(path = %path.display(), "control socket listening");
+        Ok(Server {
+            stop,
+            thread: Some(thread),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Stops accepting and removes the socket file.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn accept_loop(
+    listener: UnixListener,
+    group: Option<u32>,
+    controller: Arc<Mutex<Controller>>,
+    stop: Arc<AtomicBool>,
+) {
+    let clients = Arc::new(AtomicUsize::new(0));
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let _ = stream.set_nonblocking(false);
+                if let Err(why) = authorize(&stream, group) {
+                    tracing::warn!("control socket: refused a client: {why}");
+                    refuse(stream, &why);
+                    continue;
+                }
+                if clients.load(Ordering::Relaxed) >= MAX_CLIENTS {
+                    refuse(stream, "too many clients; try again");
+                    continue;
+                }
+                clients.fetch_add(1, Ordering::Relaxed);
+                let (controller, clients) = (Arc::clone(&controller), Arc::clone(&clients));
+                let spawned = std::thread::Builder::new()
+                    .name("vswitch-client".into())
+                    .spawn(move || {
+                        serve(stream, &controller);
+                        clients.fetch_sub(1, Ordering::Relaxed);
+                    });
+                if spawned.is_err() {
+                    tracing::warn!("control socket: cannot start a client thread");
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Accept polls: 20 wakeups a second cost nothing measurable.
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket accept failed");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+fn refuse(mut stream: UnixStream, why: &str) {
+    let line = rpc::error_response(&Value::Null, &RpcError::new(code::FORBIDDEN, why));
+    let _ = writeln!(stream, "{line}");
+}
+
+/// Root, or a process whose primary or supplementary group is `group`.
+fn authorize(stream: &UnixStream, group: Option<u32>) -> Result<(), String> {
+    let cred = peer_cred(stream).map_err(|e| format!("cannot read peer credentials: {e}"))?;
+    if cred.uid == 0 {
+        return Ok(());
+    }
+    if let Some(gid) = group {
+        if cred.gid == gid || supplementary_groups(cred.pid).contains(&gid) {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "permission denied: uid {} is neither root nor in the control group",
+        cred.uid
+    ))
+}
+
+struct Cred {
+    pid: i32,
+    uid: u32,
+    gid: u32,
+}
+
+#[allow(unsafe_code)]
+fn peer_cred(stream: &UnixStream) -> std::io::Result<Cred> {
+    use std::os::fd::AsRawFd;
+    let mut c = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: valid fd and an out-buffer of the declared size.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            &mut c as *mut _ as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(Cred {
+        pid: c.pid,
+        uid: c.uid,
+        gid: c.gid,
+    })
+}
+
+fn supplementary_groups(pid: i32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Groups:")).map(|g| {
+                g.split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// What reading one line produced.
+enum Line {
+    Complete(Vec<u8>),
+    TooLong,
+    Partial,
+    Eof,
+}
+
+/// Reads up to a newline without ever buffering more than MAX_LINE bytes;
+/// an over-long line is consumed up to its newline and reported.
+fn read_line(r: &mut impl BufRead) -> std::io::Result<Line> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(match (too_long, line.is_empty()) {
+                (true, _) => Line::TooLong,
+                (false, true) => Line::Eof,
+                (false, false) => Line::Partial,
+            });
+        }
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        if !too_long {
+            if line.len() + chunk.len() > MAX_LINE {
+                too_long = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        let used = done.unwrap_or(buf.len());
+        r.consume(used);
+        if done.is_some() {
+            return Ok(if too_long {
+                Line::TooLong
+            } else {
+                Line::Complete(line)
+            });
+        }
+    }
+}
+
+fn serve(stream: UnixStream, controller: &Mutex<Controller>) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let answer = match read_line(&mut reader) {
+            Ok(Line::Eof) | Err(_) => return,
+            Ok(Line::Complete(l)) if l.iter().all(u8::is_ascii_whitespace) => continue,
+            Ok(Line::Complete(l)) => handle(&l, controller),
+            Ok(Line::TooLong) => rpc::error_response(
+                &Value::Null,
+                &RpcError::new(
+                    code::INVALID_REQUEST,
+                    format!("request line longer than {MAX_LINE} bytes"),
+                ),
+            ),
+            Ok(Line::Partial) => {
+                let a = rpc::error_response(
+                    &Value::Null,
+                    &RpcError::new(
+                        code::PARSE_ERROR,
+                        "incomplete request: the connection closed before a newline",
+                    ),
+                );
+                let _ = writeln!(writer, "{a}");
+                return;
+            }
+        };
+        if writeln!(writer, "{answer}").is_err() {
+            return;
+        }
+    }
+}
+
+/// Answers one request line.
+pub fn handle(line: &[u8], controller: &Mutex<Controller>) -> String {
+    let req = match rpc::parse_request(line) {
+        Ok(r) => r,
+        Err((id, e)) => return rpc::error_response(&id, &e),
+    };
+    // A panic in a method must not take the daemon down, and the
+    // controller's state stays consistent because methods validate before
+    // they change anything.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut c = controller.lock().unwrap_or_else(|e| e.into_inner());
+        methods::call(&mut c, &req.method, req.params.clone())
+    }));
+    match result {
+        Ok(Ok(v)) => rpc::response(&req.id, &v),
+        Ok(Err(e)) => rpc::error_response(&req.id, &e),
+        Err(_) => rpc::error_response(
+            &req.id,
+            &RpcError::failed("internal error while handling the request (logged)"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_bounded() {
+        let mut input: &[u8] = b"{\"a\":1}\nabc";
+        assert!(matches!(read_line(&mut input).unwrap(), Line::Complete(l) if l == b"{\"a\":1}"));
+        assert!(matches!(read_line(&mut input).unwrap(), Line::Partial));
+        let big = vec![b'x'; MAX_LINE + 10];
+        let mut data = big.clone();
+        data.extend_from_slice(b"\n{}\n");
+        let mut r = BufReader::with_capacity(1024, &data[..]);
+        assert!(matches!(read_line(&mut r).unwrap(), Line::TooLong));
+        assert!(matches!(read_line(&mut r).unwrap(), Line::Complete(l) if l == b"{}"));
+        assert!(matches!(read_line(&mut r).unwrap(), Line::Eof));
+    }
+}
