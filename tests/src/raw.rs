@@ -246,3 +246,40 @@ pub fn tag_of(f: &[u8]) -> Option<(u8, u16)> {
     let tci = u16::from_be_bytes([f[14], f[15]]);
     Some(((tci >> 13) as u8, tci & 0x0fff))
 }
+
+/// Sends `count` test frames from `sock`, numbered 0.. in their first 8
+/// payload bytes after `label`, at about `rate` frames a second.
+pub fn send_sequence(
+    sock: &RawSock,
+    dst: [u8; 6],
+    src: [u8; 6],
+    label: &[u8],
+    count: u64,
+    rate: u64,
+) {
+    let start = Instant::now();
+    for i in 0..count {
+        // Pace by schedule, not by sleeping per frame: sleeps are coarse.
+        let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let mut payload = label.to_vec();
+        payload.extend_from_slice(&i.to_be_bytes());
+        sock.send(&frame(dst, src, None, &payload));
+    }
+}
+
+/// The sequence number of a frame sent by [`send_sequence`] with `label`.
+pub fn sequence_of(f: &[u8], label: &[u8]) -> Option<u64> {
+    if !is_test(f, label) {
+        return None;
+    }
+    let at = if f.get(12..14) == Some(&[0x81, 0x00]) {
+        18
+    } else {
+        14
+    } + label.len();
+    Some(u64::from_be_bytes(f.get(at..at + 8)?.try_into().ok()?))
+}

@@ -281,7 +281,10 @@ fn serve(stream: UnixStream, controller: &Mutex<Controller>) {
     loop {
         let answer = match read_line(&mut reader) {
             Ok(Line::Eof) | Err(_) => return,
-            Ok(Line::Complete(l)) if l.iter().all(u8::is_ascii_whitespace) => continue,
+            Ok(Line::Complete(l)) if l.iter().all(u8::is_ascii_whitespace) => rpc::error_response(
+                &Value::Null,
+                &RpcError::new(code::PARSE_ERROR, "parse error: empty line"),
+            ),
             Ok(Line::Complete(l)) => handle(&l, controller),
             Ok(Line::TooLong) => rpc::error_response(
                 &Value::Null,
