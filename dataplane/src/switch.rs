@@ -95,7 +95,7 @@ impl Switch {
         let topology = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
         let workers: Vec<Arc<WorkerShared>> = (0..cfg.workers.len())
             .map(|i| {
-                WorkerShared::new(i).map_err(|e| SwitchError::Worker {
+                WorkerShared::new(i, cfg.umem_frames).map_err(|e| SwitchError::Worker {
                     worker: i,
                     message: e.to_string(),
                 })
@@ -118,7 +118,6 @@ impl Switch {
                 setup: WorkerSetup {
                     index: i,
                     cpu: Some(cpu),
-                    umem_frames: cfg.umem_frames,
                     socket: cfg.socket,
                 },
                 fdb: Arc::clone(&fdb),

@@ -837,3 +837,51 @@ fn only_root_or_the_control_group_may_connect() {
         "root still allowed"
     );
 }
+
+/// Deleting the port that opened a worker's UMEM rebuilds that UMEM: the
+/// worker's other ports, and hand-offs from another worker, keep working.
+#[test]
+fn deleting_the_anchor_port_keeps_the_rest_forwarding() {
+    let _g = serial();
+    let mut lab = Lab::new("vaan");
+    let (a, b, c, x) = (lab.host(1), lab.host(2), lab.host(3), lab.host(4));
+    // Worker 0: p1 (its UMEM's first socket), p3; worker 1: p2, p4.
+    let cfg = format!(
+        "[switch]\ncontrol_socket = \"@SOCKET@\"\nworkers = [0, 1]\n{}",
+        [(&a, 1), (&b, 2), (&c, 3), (&x, 4)]
+            .iter()
+            .map(|(h, n)| format!(
+                "\n[[port]]\nname = \"p{n}\"\niface = \"{}\"\nvlan = 10\n",
+                h.port_if
+            ))
+            .collect::<String>()
+    );
+    let d = Daemon::start("ctl-anchor", &cfg);
+    let st = d.call("status", json!({})).unwrap();
+    assert_eq!(
+        (
+            st["ports"][0]["worker"].as_u64(),
+            st["ports"][2]["worker"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert!(lab.ping(&c, &b, 2), "across workers before");
+    d.call("port.del", json!({"name": "p1"})).unwrap();
+    assert!(
+        lab.xdp_left().iter().all(|i| *i != a.port_if),
+        "p1's program is gone"
+    );
+    assert!(
+        lab.ping(&c, &b, 3),
+        "p3 (same worker as p1) to p2 (other worker) after the rebuild\n{}",
+        d.log()
+    );
+    assert!(lab.ping(&c, &x, 2), "p3 to p4");
+    d.call(
+        "port.add",
+        json!({"name": "p1", "iface": a.port_if, "vlan": 10, "worker": 0}),
+    )
+    .unwrap();
+    assert!(lab.ping(&a, &b, 3), "p1 back, across workers\n{}", d.log());
+    assert!(lab.ping(&a, &c, 2), "p1 back, same worker");
+}

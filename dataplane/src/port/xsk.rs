@@ -104,18 +104,101 @@ fn neg_errno(rc: i32) -> io::Error {
     io::Error::from_raw_os_error(-rc)
 }
 
-/// A UMEM: `frames` chunks of [`FRAME_SIZE`] bytes in one anonymous
-/// mapping, registered with the kernel. Its first socket uses the fill and
-/// completion rings created with it. Sockets share ownership of it, so it
-/// is deleted only after the last of them (libxdp refuses otherwise).
+/// The memory behind a UMEM: `frames` chunks of [`FRAME_SIZE`] bytes in
+/// one anonymous mapping. It is separate from the kernel registration
+/// ([`Umem`]) because it must outlive it: other workers write hand-off
+/// frames into it, so it stays mapped until every worker is gone, and a
+/// worker that rebuilds its UMEM registers the same memory again.
+pub struct UmemArea {
+    ptr: NonNull<u8>,
+    len: usize,
+    frames: u32,
+}
+
+// SAFETY: the mapping is plain memory; who may touch which chunk is
+// governed by the ownership rule in the module docs, not by threads.
+unsafe impl Send for UmemArea {}
+// SAFETY: as above.
+unsafe impl Sync for UmemArea {}
+
+impl std::fmt::Debug for UmemArea {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UmemArea")
+            .field("frames", &self.frames)
+            .finish()
+    }
+}
+
+impl UmemArea {
+    /// Maps `frames` chunks (lazily backed: pages are touched on use).
+    pub fn new(frames: u32) -> io::Result<UmemArea> {
+        let len = frames as usize * FRAME_SIZE;
+        // SAFETY: anonymous private mapping; no file, no aliasing.
+        let ptr = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr =
+            NonNull::new(ptr as *mut u8).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(UmemArea { ptr, len, frames })
+    }
+
+    /// Number of chunks.
+    pub fn frames(&self) -> u32 {
+        self.frames
+    }
+
+    /// Copies `data` into the chunk at `base`, starting `start` bytes in.
+    /// Returns `false` (writing nothing) if it would not fit.
+    ///
+    /// # Safety
+    /// The caller must own the chunk (see the module docs): e.g. it was
+    /// handed over through a queue by the worker whose area this is.
+    pub unsafe fn write(&self, base: u64, start: usize, data: &[u8]) -> bool {
+        let (base, end) = (base as usize, start + data.len());
+        if base % FRAME_SIZE != 0 || base >= self.len || end > FRAME_SIZE {
+            return false;
+        }
+        debug_assert!(base + end <= self.len);
+        // SAFETY: bounds checked above; exclusive by the caller's contract.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.ptr.as_ptr().add(base + start),
+                data.len(),
+            );
+        }
+        true
+    }
+}
+
+impl Drop for UmemArea {
+    fn drop(&mut self) {
+        // SAFETY: unmapping what `new` mapped; no UMEM, socket or writer
+        // refers to it any more (they all hold an Arc to it).
+        unsafe { libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.len) };
+    }
+}
+
+/// A UMEM: an [`UmemArea`] registered with the kernel. Its first socket
+/// uses the fill and completion rings created with it. Sockets share
+/// ownership of it, so it is deleted only after the last of them (libxdp
+/// refuses otherwise).
 pub struct Umem {
     inner: Rc<UmemInner>,
 }
 
 struct UmemInner {
-    area: NonNull<u8>,
-    len: usize,
-    frames: u32,
+    area: std::sync::Arc<UmemArea>,
     raw: NonNull<sys::xsk_umem>,
     // libxdp keeps pointers to these: boxed so they never move.
     first_fill: Box<UnsafeCell<sys::xsk_ring_prod>>,
@@ -126,33 +209,16 @@ struct UmemInner {
 impl std::fmt::Debug for Umem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Umem")
-            .field("frames", &self.inner.frames)
+            .field("frames", &self.inner.area.frames)
             .field("sockets", &(Rc::strong_count(&self.inner) - 1))
             .finish()
     }
 }
 
 impl Umem {
-    /// Maps and registers a UMEM of `frames` chunks; fill and completion
-    /// rings of the first socket get `ring_size` entries.
-    pub fn new(frames: u32, ring_size: u32) -> io::Result<Umem> {
-        let len = frames as usize * FRAME_SIZE;
-        // SAFETY: anonymous private mapping; no file, no aliasing.
-        let area = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if area == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let area =
-            NonNull::new(area as *mut u8).ok_or_else(|| io::Error::other("mmap returned null"))?;
+    /// Registers `area` as a UMEM; fill and completion rings of the first
+    /// socket get `ring_size` entries.
+    pub fn new(area: std::sync::Arc<UmemArea>, ring_size: u32) -> io::Result<Umem> {
         // SAFETY: plain-old-data ring structs; libxdp fills them in.
         let first_fill = Box::new(UnsafeCell::new(unsafe { std::mem::zeroed() }));
         // SAFETY: as above.
@@ -165,22 +231,21 @@ impl Umem {
             flags: 0,
         };
         let mut raw: *mut sys::xsk_umem = ptr::null_mut();
-        // SAFETY: `area` is a live mapping of `len` bytes, page aligned;
-        // the ring structs are boxed inside the UmemInner that owns the
-        // umem, so they outlive it and never move.
+        // SAFETY: the area is a live, page-aligned mapping of `len` bytes
+        // that outlives the umem (UmemInner holds an Arc to it); the ring
+        // structs are boxed inside the UmemInner that owns the umem, so
+        // they outlive it and never move.
         let rc = unsafe {
             sys::xsk_umem__create(
                 &mut raw,
-                area.as_ptr() as *mut libc::c_void,
-                len as u64,
+                area.ptr.as_ptr() as *mut libc::c_void,
+                area.len as u64,
                 first_fill.get(),
                 first_comp.get(),
                 &cfg,
             )
         };
         if rc != 0 {
-            // SAFETY: unmapping what we mapped above, nothing uses it.
-            unsafe { libc::munmap(area.as_ptr() as *mut libc::c_void, len) };
             return Err(neg_errno(rc));
         }
         let raw =
@@ -188,8 +253,6 @@ impl Umem {
         Ok(Umem {
             inner: Rc::new(UmemInner {
                 area,
-                len,
-                frames,
                 raw,
                 first_fill,
                 first_comp,
@@ -200,7 +263,7 @@ impl Umem {
 
     /// Number of chunks.
     pub fn frames(&self) -> u32 {
-        self.inner.frames
+        self.inner.area.frames
     }
 
     /// Base address (UMEM offset) of chunk `i`.
@@ -215,15 +278,6 @@ impl Umem {
         (addr / FRAME_SIZE as u64) as u32
     }
 
-    /// Start of the mapping, for handing chunks to other owners (see
-    /// [`ChunkWriter`]).
-    pub fn area(&self) -> ChunkWriter {
-        ChunkWriter {
-            area: self.inner.area.as_ptr() as usize,
-            len: self.inner.len,
-        }
-    }
-
     /// The whole chunk at UMEM offset `base` (chunk aligned).
     ///
     /// # Safety
@@ -232,59 +286,22 @@ impl Umem {
     /// outlive the UMEM.
     #[inline]
     pub unsafe fn chunk_mut<'a>(&self, base: u64) -> &'a mut [u8] {
-        debug_assert!(base % FRAME_SIZE as u64 == 0 && (base as usize) < self.inner.len);
+        let area = &self.inner.area;
+        debug_assert!(base % FRAME_SIZE as u64 == 0 && (base as usize) < area.len);
         // SAFETY: in bounds (asserted above and guaranteed by callers that
         // only pass bases of this UMEM); exclusive by the caller's contract.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.inner.area.as_ptr().add(base as usize), FRAME_SIZE)
-        }
+        unsafe { std::slice::from_raw_parts_mut(area.ptr.as_ptr().add(base as usize), FRAME_SIZE) }
     }
 }
 
 impl Drop for UmemInner {
     fn drop(&mut self) {
-        // SAFETY: the last Rc is gone, so no socket refers to the umem;
-        // area was mapped in `Umem::new`.
-        unsafe {
-            let rc = sys::xsk_umem__delete(self.raw.as_ptr());
-            if rc != 0 {
-                tracing::error!(error = %neg_errno(rc), "xsk_umem__delete failed");
-            }
-            libc::munmap(self.area.as_ptr() as *mut libc::c_void, self.len);
+        // SAFETY: the last Rc is gone, so no socket refers to the umem.
+        // The memory stays mapped: the area is shared.
+        let rc = unsafe { sys::xsk_umem__delete(self.raw.as_ptr()) };
+        if rc != 0 {
+            tracing::error!(error = %neg_errno(rc), "xsk_umem__delete failed");
         }
-    }
-}
-
-/// A `Send + Sync` handle to a UMEM's memory that lets another thread write
-/// into chunks it has been given (hand-off between workers).
-#[derive(Debug, Clone, Copy)]
-pub struct ChunkWriter {
-    area: usize,
-    len: usize,
-}
-
-impl ChunkWriter {
-    /// Copies `data` into the chunk at `base`, starting `start` bytes in.
-    /// Returns `false` (writing nothing) if it would not fit.
-    ///
-    /// # Safety
-    /// The caller must own the chunk (it was handed over through a queue
-    /// by the UMEM's worker) and the UMEM must still be mapped.
-    pub unsafe fn write(&self, base: u64, start: usize, data: &[u8]) -> bool {
-        let (base, end) = (base as usize, start + data.len());
-        if base % FRAME_SIZE != 0 || base >= self.len || end > FRAME_SIZE {
-            return false;
-        }
-        debug_assert!(base + end <= self.len);
-        // SAFETY: bounds checked above; exclusive by the caller's contract.
-        unsafe {
-            ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                (self.area as *mut u8).add(base + start),
-                data.len(),
-            );
-        }
-        true
     }
 }
 

@@ -19,7 +19,7 @@ mod pool;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -33,7 +33,7 @@ use crate::frame::Frame;
 use crate::limits::{BATCH_SIZE, FRAME_SIZE, HEADROOM, MAX_PORTS};
 use crate::pipeline::{BatchContext, BatchOutput, FrameRef, Pipeline};
 use crate::port::afxdp::{AfXdpPort, PortSpec, PortStatus};
-use crate::port::xsk::{ChunkWriter, SocketConfig, Umem, XskStats};
+use crate::port::xsk::{SocketConfig, Umem, UmemArea, XskStats};
 use crate::port::{PortId, PortSet};
 use crate::snapshot::Snapshot;
 use crate::stats::{BatchCounters, DropReason, Event, WorkerStats};
@@ -58,19 +58,29 @@ pub struct WorkerSetup {
     pub index: usize,
     /// CPU to pin to, if any.
     pub cpu: Option<usize>,
-    /// Chunks in its UMEM.
-    pub umem_frames: u32,
     /// How sockets are bound.
     pub socket: SocketConfig,
 }
 
 /// A frame handed from one worker to another: a chunk of the receiver's
-/// UMEM, already written, and the receiver's ports to send it on.
+/// UMEM, already written, and the receiver's ports to send it on. The
+/// generation is the receiver's UMEM generation the chunk was donated
+/// under: after a rebuild, older chunks belong to nobody's accounting.
 #[derive(Debug, Clone, Copy)]
 struct Handoff {
     base: u64,
+    generation: u32,
     len: u32,
     ports: PortSet,
+}
+
+/// Donated chunks travel as one word: generation << 32 | chunk index.
+fn donation(generation: u32, base: u64) -> u64 {
+    ((generation as u64) << 32) | Umem::chunk_index(base) as u64
+}
+
+fn donated(word: u64) -> (u32, u64) {
+    ((word >> 32) as u32, Umem::chunk_base(word as u32))
 }
 
 /// What a worker reports about one of its ports.
@@ -119,7 +129,11 @@ pub struct WorkerShared {
     pub index: usize,
     inbox: ArrayQueue<Handoff>,
     blank: ArrayQueue<u64>,
-    writer: OnceLock<ChunkWriter>,
+    /// The worker's UMEM memory: other workers write hand-offs into it, so
+    /// it lives as long as any worker can reach this struct.
+    area: Arc<UmemArea>,
+    /// Bumped on every UMEM rebuild.
+    generation: AtomicU64,
     wake_fd: RawFd,
     asleep: AtomicBool,
     commands: (Sender<Command>, Receiver<Command>),
@@ -140,8 +154,10 @@ impl std::fmt::Debug for WorkerShared {
 }
 
 impl WorkerShared {
-    /// A worker's shared half (before its thread starts).
-    pub fn new(index: usize) -> std::io::Result<Arc<WorkerShared>> {
+    /// A worker's shared half (before its thread starts), with a UMEM area
+    /// of `frames` chunks.
+    pub fn new(index: usize, frames: u32) -> std::io::Result<Arc<WorkerShared>> {
+        let area = Arc::new(UmemArea::new(frames)?);
         // SAFETY: plain syscall; the fd is closed in Drop.
         let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if fd < 0 {
@@ -151,7 +167,8 @@ impl WorkerShared {
             index,
             inbox: ArrayQueue::new(INBOX),
             blank: ArrayQueue::new(DONATE * 2),
-            writer: OnceLock::new(),
+            area,
+            generation: AtomicU64::new(0),
             wake_fd: fd,
             asleep: AtomicBool::new(false),
             commands: crossbeam_channel::unbounded(),
@@ -299,14 +316,17 @@ impl Worker {
     }
 
     fn fresh_umem(&mut self) -> Result<(), String> {
-        let frames = self.setup.umem_frames;
-        let umem = Umem::new(frames, self.setup.socket.ring_size).map_err(|e| {
-            format!(
-                "worker {}: cannot create UMEM of {frames} frames: {e}",
-                self.setup.index
-            )
-        })?;
-        let _ = self.me.writer.set(umem.area());
+        let frames = self.me.area.frames();
+        let umem =
+            Umem::new(Arc::clone(&self.me.area), self.setup.socket.ring_size).map_err(|e| {
+                format!(
+                    "worker {}: cannot create UMEM of {frames} frames: {e}",
+                    self.setup.index
+                )
+            })?;
+        // Chunks donated or handed off under the old generation are
+        // dropped by whoever meets them next.
+        self.me.generation.fetch_add(1, Ordering::AcqRel);
         self.pool = FramePool::new(frames);
         // Donated chunks of the old UMEM are meaningless now.
         while self.me.blank.pop().is_some() {}
@@ -590,6 +610,13 @@ impl Worker {
                 break;
             };
             n += 1;
+            if h.generation != self.me.generation.load(Ordering::Acquire) as u32 {
+                // Written into a chunk of a UMEM since rebuilt.
+                for p in h.ports.iter() {
+                    self.counters.tx_drop(p, DropReason::HandoffFull);
+                }
+                continue;
+            }
             let addr = h.base + HEADROOM as u64;
             let mut held = false;
             for p in h.ports.iter() {
@@ -685,9 +712,10 @@ impl Worker {
         if self.peers.len() < 2 {
             return;
         }
+        let generation = self.me.generation.load(Ordering::Acquire) as u32;
         while self.me.blank.len() < DONATE && self.pool.available() > 2 * RESERVE {
             let Some(base) = self.pool.take() else { break };
-            if let Err(base) = self.me.blank.push(base) {
+            if self.me.blank.push(donation(generation, base)).is_err() {
                 self.pool.put(base);
                 break;
             }
@@ -759,19 +787,22 @@ fn handoff(target: &WorkerShared, data: &[u8], ports: PortSet, counters: &mut Ba
             counters.tx_drop(p, DropReason::HandoffFull);
         }
     };
-    let (Some(writer), Some(base)) = (target.writer.get(), target.blank.pop()) else {
+    let Some(word) = target.blank.pop() else {
         drop_all(counters);
         return;
     };
-    // SAFETY: popping `base` from the target's donation queue transferred
-    // the chunk to us until we push it to its inbox.
-    if !unsafe { writer.write(base, HEADROOM, data) } {
-        let _ = target.blank.push(base);
+    let (generation, base) = donated(word);
+    // SAFETY: popping the chunk from the target's donation queue handed it
+    // to us until we push it to the target's inbox; the area is mapped for
+    // as long as `target` is reachable.
+    if !unsafe { target.area.write(base, HEADROOM, data) } {
+        let _ = target.blank.push(word);
         drop_all(counters);
         return;
     }
     let h = Handoff {
         base,
+        generation,
         len: data.len() as u32,
         ports,
     };
@@ -782,8 +813,8 @@ fn handoff(target: &WorkerShared, data: &[u8], ports: PortSet, counters: &mut Ba
                 target.wake();
             }
         }
-        Err(h) => {
-            let _ = target.blank.push(h.base);
+        Err(_) => {
+            let _ = target.blank.push(word);
             drop_all(counters);
         }
     }
