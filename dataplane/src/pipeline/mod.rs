@@ -49,12 +49,20 @@ pub enum FrameRef {
 }
 
 /// One buffer to transmit on a set of ports.
+///
+/// A received frame yields at most two outputs: its own buffer (possibly
+/// rewritten) and at most one spare copy. A spare is needed either for a
+/// second encoding (the buffer then keeps an encoding that needs no room:
+/// its own tag state, or a pop) or, for a single encoding, when a tag must
+/// be pushed and the buffer has no headroom. Never both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Output {
     /// Ports that get this buffer.
     pub ports: PortSet,
     /// The buffer.
     pub frame: FrameRef,
+    /// Index of the received frame this output comes from.
+    pub origin: u8,
 }
 
 /// The result of one batch.
@@ -79,6 +87,7 @@ impl Default for BatchOutput {
             outputs: [Output {
                 ports: PortSet::EMPTY,
                 frame: FrameRef::Rx(0),
+                origin: 0,
             }; 2 * BATCH_SIZE],
             n_outputs: 0,
             spares_used: 0,
@@ -495,7 +504,7 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
         // Common case: untagged in, untagged out everywhere. Nothing to rewrite.
         if !m.tagged && tagged_ports.is_empty() {
             let ports = self.fit(ports, frame.len());
-            self.emit(ports, FrameRef::Rx(i), frame.len());
+            self.emit(ports, FrameRef::Rx(i), i, frame.len());
             return;
         }
         let tagged_enc = Encoding::Tagged(m.tci);
@@ -524,17 +533,19 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
             let other_len = (frame.len() as isize + other_enc.len_delta(m.tagged)) as usize;
             let other_ports = self.fit(other_ports, other_len);
             if !other_ports.is_empty() {
-                self.copy_out(frame, m.tagged, other_enc, other_ports);
+                self.copy_out(i, frame, m.tagged, other_enc, other_ports);
             }
         }
         if primary_ports.is_empty() {
             return;
         }
         if frame.encode(m.tagged, primary_enc) {
-            self.emit(primary_ports, FrameRef::Rx(i), frame.len());
+            self.emit(primary_ports, FrameRef::Rx(i), i, frame.len());
         } else {
             // No headroom to push the tag in place: fall back to a copy.
-            self.copy_out(frame, m.tagged, primary_enc, primary_ports);
+            // (Only a push can fail, and a push is only primary when no
+            // other encoding is needed: so at most one spare per frame.)
+            self.copy_out(i, frame, m.tagged, primary_enc, primary_ports);
         }
     }
 
@@ -559,7 +570,14 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
     /// Writes `frame` in encoding `enc` into the next spare and lists it
     /// for `ports`; counts a drop per port when no spare is left.
     #[inline]
-    fn copy_out(&mut self, frame: &Frame<'_>, tagged: bool, enc: Encoding, ports: PortSet) {
+    fn copy_out(
+        &mut self,
+        origin: u8,
+        frame: &Frame<'_>,
+        tagged: bool,
+        enc: Encoding,
+        ports: PortSet,
+    ) {
         let j = self.out.spares_used;
         let written = match self.spares.spare(j) {
             Some(spare) => spare
@@ -571,7 +589,7 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
             Some(len) => {
                 self.out.spares_used += 1;
                 self.counters.event(Event::EgressCopies, 1);
-                self.emit(ports, FrameRef::Spare(j as u8), len);
+                self.emit(ports, FrameRef::Spare(j as u8), origin, len);
             }
             None => {
                 for p in ports.iter() {
@@ -582,11 +600,15 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
     }
 
     #[inline]
-    fn emit(&mut self, ports: PortSet, frame: FrameRef, len: usize) {
+    fn emit(&mut self, ports: PortSet, frame: FrameRef, origin: u8, len: usize) {
         if ports.is_empty() {
             return;
         }
         self.counters.tx_set(ports, len);
-        self.out.emit(Output { ports, frame });
+        self.out.emit(Output {
+            ports,
+            frame,
+            origin,
+        });
     }
 }

@@ -127,6 +127,7 @@ impl MemSwitch {
         self.pipeline
             .process(&ctx, &mut rx, &mut spares, &mut self.out);
         drop(pinned);
+        check_outputs(self.out.outputs(), rx.len());
         for o in self.out.outputs() {
             let data = match o.frame {
                 FrameRef::Rx(i) => rx[i as usize].data(),
@@ -154,6 +155,37 @@ impl MemSwitch {
     /// Forgets every queued transmission.
     pub fn clear_tx(&mut self) {
         self.tx.iter_mut().for_each(Vec::clear);
+    }
+}
+
+/// The shape the pipeline promises (and the C ABI relies on): outputs in
+/// frame order, each received frame with at most one output of its own
+/// buffer and at most one spare copy, no port twice for one frame.
+fn check_outputs(outputs: &[crate::pipeline::Output], frames: usize) {
+    let mut last = 0;
+    let mut own = [0u8; BATCH_SIZE];
+    let mut copies = [0u8; BATCH_SIZE];
+    let mut ports = [crate::port::PortSet::EMPTY; BATCH_SIZE];
+    for o in outputs {
+        let i = o.origin as usize;
+        assert!(
+            i < frames && i >= last,
+            "output origins in frame order: {outputs:?}"
+        );
+        last = i;
+        match o.frame {
+            FrameRef::Rx(k) => {
+                assert_eq!(k as usize, i, "a frame's own buffer names it");
+                own[i] += 1;
+            }
+            FrameRef::Spare(_) => copies[i] += 1,
+        }
+        assert!(own[i] <= 1 && copies[i] <= 1, "frame {i}: {outputs:?}");
+        assert!(
+            ports[i].intersection(o.ports).is_empty(),
+            "a port twice for frame {i}"
+        );
+        ports[i] = ports[i].union(o.ports);
     }
 }
 
