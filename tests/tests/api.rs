@@ -816,6 +816,28 @@ fn only_root_or_the_control_group_may_connect() {
     };
     let (ok, out, err) = as_user(&nogroup.to_string());
     assert!(ok, "a member of the control group is allowed: {err}{out}");
+    // A member may reconfigure, but not make root write files of its
+    // choosing.
+    let member = |args: &[&str]| {
+        let mut all = vec![
+            "--reuid=65534".to_string(),
+            format!("--regid={nogroup}"),
+            "--clear-groups".into(),
+            ctl.display().to_string(),
+            "--socket".into(),
+            d.socket.display().to_string(),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        sh("setpriv", &refs)
+    };
+    let (ok, _, err) = member(&["config", "save", "--path", "/tmp/vapm-elsewhere.toml"]);
+    assert!(!ok && err.contains("only root"), "{err}");
+    assert!(!std::path::Path::new("/tmp/vapm-elsewhere.toml").exists());
+    let (ok, _, err) = member(&["config", "save"]);
+    assert!(ok, "saving to the daemon's own file is allowed: {err}");
+    let (ok, _, err) = member(&["port", "set", "p1", "--vlan", "20"]);
+    assert!(ok, "members reconfigure: {err}");
     let (ok, _, err) = as_user("1");
     assert!(
         !ok && err.contains("cannot reach") || err.contains("permission denied"),

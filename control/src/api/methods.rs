@@ -176,8 +176,16 @@ struct ConfigSave {
     path: Option<std::path::PathBuf>,
 }
 
-/// Runs one method.
-pub fn call(c: &mut Controller, method: &str, p: Value) -> Result<Value, RpcError> {
+/// Who is asking (from SO_PEERCRED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// uid 0. Members of the control group are not: they may reconfigure
+    /// the switch but not write files of their choosing as root.
+    pub root: bool,
+}
+
+/// Runs one method for `caller`.
+pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Result<Value, RpcError> {
     match method {
         "status" => {
             let _: Empty = params(method, p)?;
@@ -306,6 +314,14 @@ pub fn call(c: &mut Controller, method: &str, p: Value) -> Result<Value, RpcErro
         }
         "config.save" => {
             let s: ConfigSave = params(method, p)?;
+            if !caller.root && s.path.as_deref().is_some_and(|p| p != c.path().as_path()) {
+                // vswitchd runs as root: a chosen path would let any group
+                // member overwrite any file.
+                return Err(RpcError::new(
+                    code::FORBIDDEN,
+                    "only root may save the configuration elsewhere than the file vswitchd started with",
+                ));
+            }
             let path = c.save(s.path.as_deref())?;
             Ok(json!({"path": path.display().to_string()}))
         }

@@ -124,11 +124,14 @@ fn accept_loop(
         match listener.accept() {
             Ok((stream, _)) => {
                 let _ = stream.set_nonblocking(false);
-                if let Err(why) = authorize(&stream, group) {
-                    tracing::warn!("control socket: refused a client: {why}");
-                    refuse(stream, &why);
-                    continue;
-                }
+                let caller = match authorize(&stream, group) {
+                    Ok(c) => c,
+                    Err(why) => {
+                        tracing::warn!("control socket: refused a client: {why}");
+                        refuse(stream, &why);
+                        continue;
+                    }
+                };
                 if clients.load(Ordering::Relaxed) >= MAX_CLIENTS {
                     refuse(stream, "too many clients; try again");
                     continue;
@@ -138,7 +141,7 @@ fn accept_loop(
                 let spawned = std::thread::Builder::new()
                     .name("vswitch-client".into())
                     .spawn(move || {
-                        serve(stream, &controller);
+                        serve(stream, &controller, caller);
                         clients.fetch_sub(1, Ordering::Relaxed);
                     });
                 if spawned.is_err() {
@@ -163,14 +166,14 @@ fn refuse(mut stream: UnixStream, why: &str) {
 }
 
 /// Root, or a process whose primary or supplementary group is `group`.
-fn authorize(stream: &UnixStream, group: Option<u32>) -> Result<(), String> {
+fn authorize(stream: &UnixStream, group: Option<u32>) -> Result<methods::Caller, String> {
     let cred = peer_cred(stream).map_err(|e| format!("cannot read peer credentials: {e}"))?;
     if cred.uid == 0 {
-        return Ok(());
+        return Ok(methods::Caller { root: true });
     }
     if let Some(gid) = group {
         if cred.gid == gid || supplementary_groups(cred.pid).contains(&gid) {
-            return Ok(());
+            return Ok(methods::Caller { root: false });
         }
     }
     Err(format!(
@@ -273,7 +276,7 @@ fn read_line(r: &mut impl BufRead) -> std::io::Result<Line> {
     }
 }
 
-fn serve(stream: UnixStream, controller: &Mutex<Controller>) {
+fn serve(stream: UnixStream, controller: &Mutex<Controller>, caller: methods::Caller) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -285,7 +288,7 @@ fn serve(stream: UnixStream, controller: &Mutex<Controller>) {
                 &Value::Null,
                 &RpcError::new(code::PARSE_ERROR, "parse error: empty line"),
             ),
-            Ok(Line::Complete(l)) => handle(&l, controller),
+            Ok(Line::Complete(l)) => handle(&l, controller, caller),
             Ok(Line::TooLong) => rpc::error_response(
                 &Value::Null,
                 &RpcError::new(
@@ -311,8 +314,8 @@ fn serve(stream: UnixStream, controller: &Mutex<Controller>) {
     }
 }
 
-/// Answers one request line.
-pub fn handle(line: &[u8], controller: &Mutex<Controller>) -> String {
+/// Answers one request line from `caller`.
+pub fn handle(line: &[u8], controller: &Mutex<Controller>, caller: methods::Caller) -> String {
     let req = match rpc::parse_request(line) {
         Ok(r) => r,
         Err((id, e)) => return rpc::error_response(&id, &e),
@@ -322,7 +325,7 @@ pub fn handle(line: &[u8], controller: &Mutex<Controller>) -> String {
     // they change anything.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut c = controller.lock().unwrap_or_else(|e| e.into_inner());
-        methods::call(&mut c, &req.method, req.params.clone())
+        methods::call(&mut c, caller, &req.method, req.params.clone())
     }));
     match result {
         Ok(Ok(v)) => rpc::response(&req.id, &v),
