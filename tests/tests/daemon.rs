@@ -331,7 +331,7 @@ fn restart_after_sigkill_works() {
     );
     assert!(
         !lab.ping(&a, &b, 1),
-        "black-holed while the stale program is attached"
+        "nothing forwards while the switch is down"
     );
     let d = Daemon::start("sigkill", &cfg);
     assert!(d.log().contains("stale XDP program"), "{}", d.log());
