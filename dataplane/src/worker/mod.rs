@@ -694,12 +694,14 @@ impl Worker {
                 }
                 let mut slots = s.fill_reserve(want);
                 let k = slots.len();
-                for i in 0..k {
-                    // `want` ≤ available - RESERVE: never empty here.
-                    let base = self.pool.take().unwrap_or(0);
+                // k <= want <= free chunks: exactly k come back.
+                let mut written = 0;
+                for (i, base) in (0..k).zip(self.pool.take_many(k as usize)) {
                     slots.set(i, base);
+                    written += 1;
                 }
-                slots.commit(k);
+                debug_assert_eq!(written, k);
+                slots.commit(written);
                 if s.fill_needs_wakeup() {
                     s.kick_rx();
                 }

@@ -38,6 +38,13 @@ impl FramePool {
         self.free.pop()
     }
 
+    /// Takes `n` free chunks at once (fewer if fewer are free).
+    #[inline]
+    pub(crate) fn take_many(&mut self, n: usize) -> std::vec::Drain<'_, u64> {
+        let from = self.free.len().saturating_sub(n);
+        self.free.drain(from..)
+    }
+
     /// Returns a chunk nobody references.
     #[inline]
     pub(crate) fn put(&mut self, base: u64) {
@@ -137,5 +144,8 @@ mod tests {
         let b = p.take().unwrap();
         p.put_if_unreferenced(b);
         assert_eq!(p.available(), 4);
+        assert_eq!(p.take_many(3).count(), 3);
+        assert_eq!(p.take_many(3).count(), 1, "only what is free");
+        assert_eq!(p.available(), 0);
     }
 }
