@@ -35,11 +35,11 @@ mkdir -p "$out"
 CC="${CC:-cc}"
 CXX="${CXX:-c++}"
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic -g -O1 -I"$ffi_dir/include")
-# What the static library needs besides itself: libxdp/libbpf (bundled in
-# the .a by libxdp-sys) want libelf and zlib; the rest is Rust's std. This
-# is `cargo rustc -p vswitch-ffi --lib --crate-type staticlib -- --print
+# What the static library needs besides itself: Rust's std (the engine
+# makes no syscalls of its own and links no C library). This is `cargo
+# rustc -p vswitch-ffi --lib --crate-type staticlib -- --print
 # native-static-libs`.
-NATIVE_LIBS=(-lelf -lz -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
+NATIVE_LIBS=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
 
 step "cargo build -p vswitch-ffi ($profile)"
 cargo build -p vswitch-ffi "${cargo_profile[@]}"

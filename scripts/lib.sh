@@ -2,7 +2,7 @@
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# System packages cargo cannot install (LAB.md): libxdp-sys builds C with
+# System packages cargo cannot install: libxdp-sys builds C with
 # clang/llvm/libelf; the labs use iproute2, ethtool, ping and iperf3;
 # valgrind checks the C ABI tests; tmux drives the `vswitchctl top` test.
 PACKAGES=(clang llvm m4 libelf-dev libpcap-dev zlib1g-dev pkg-config make gcc

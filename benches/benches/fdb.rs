@@ -8,8 +8,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use vswitch_benches::{host, Rng};
-use vswitch_dataplane::fdb::{Fdb, FdbConfig};
-use vswitch_dataplane::{PortId, VlanId};
+use vswitch_engine::fdb::{Fdb, FdbConfig};
+use vswitch_engine::{PortId, VlanId};
 
 const MACS: u64 = 65_536;
 const LOOKUPS: usize = 64;
@@ -55,7 +55,7 @@ fn lookups(c: &mut Criterion) {
                         let i = rng.range(0, MACS);
                         let port = PortId::new(rng.range(0, 8) as usize).unwrap();
                         moves += (pin.learn(&pin.hash(vlan, host(i)), port, 0)
-                            == vswitch_dataplane::Learn::Moved)
+                            == vswitch_engine::Learn::Moved)
                             as u64;
                     }
                 }

@@ -14,8 +14,8 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
 use vswitch_benches::{frame64, host, Rig, Rng};
-use vswitch_dataplane::limits::BATCH_SIZE;
-use vswitch_dataplane::{Disposition, PortConfig, PortId, VlanId, VlanMode};
+use vswitch_engine::limits::BATCH_SIZE;
+use vswitch_engine::{Disposition, PortConfig, PortId, VlanId, VlanMode};
 
 const PAIRS: usize = 1 << 20;
 
@@ -82,7 +82,7 @@ fn unicast(c: &mut Criterion) {
         write_pairs(&mut rig, &pairs, &mut cursor);
         rig.run(p(0));
         assert!(rig
-            .out
+            .out()
             .dispositions()
             .iter()
             .all(|d| matches!(d, Disposition::Forward(_))));
@@ -117,7 +117,7 @@ fn flood_mix(c: &mut Criterion) {
         rig.learn(v10(), host(i), p(0));
         rig.learn(v10(), host(1000 + i), p(1 + (i as usize % 4)));
     }
-    let bcast = vswitch_dataplane::Mac::BROADCAST;
+    let bcast = vswitch_engine::Mac::BROADCAST;
     let frames: Vec<Vec<u8>> = (0..BATCH_SIZE as u64)
         .map(|i| match i % 4 {
             0 | 1 => frame64(bcast, host(i), None),

@@ -11,7 +11,9 @@
 # and reports, per path, offered and delivered Mpps (median and min-max of
 # the runs), the delivery ratio, and vswitchd's CPU time per delivered
 # packet (user + system of the daemon, softirq work it does in sendto()
-# included, as LAB.md explains; a busy poller's figure is ~1e9/rate) and
+# included: on a kernel without IRQ time accounting the veth transmit and
+# the receiver's stack run inside its sendto(); a busy poller's figure
+# is ~1e9/rate) and
 # the worker's own busy time per packet. The sink MAC is a static FDB entry on
 # both switches, so every frame is known unicast.
 set -euo pipefail

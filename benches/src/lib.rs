@@ -6,11 +6,12 @@
 use std::sync::Arc;
 
 use arrayvec::ArrayVec;
-use vswitch_dataplane::fdb::{Fdb, FdbConfig, FdbReader};
-use vswitch_dataplane::frame::SparePool;
-use vswitch_dataplane::limits::{BATCH_SIZE, FRAME_SIZE, HEADROOM};
-use vswitch_dataplane::pipeline::{BatchContext, BatchOutput, Pipeline};
-use vswitch_dataplane::{Frame, Mac, PortConfig, PortId, Snapshot, VlanId};
+use vswitch_engine::fdb::{Fdb, FdbConfig, FdbReader};
+use vswitch_engine::frame::SparePool;
+use vswitch_engine::limits::BATCH_SIZE;
+use vswitch_engine::mem::{BUFFER_SIZE as FRAME_SIZE, HEADROOM};
+use vswitch_engine::pipeline::{BatchOutput, Output};
+use vswitch_engine::{Engine, EngineWorker, Frame, Mac, PortConfig, PortId, Transmit, VlanId};
 
 /// A 64-byte Ethernet frame (no FCS): dst, src, optional 802.1Q VID, IPv4
 /// EtherType, padding.
@@ -55,16 +56,30 @@ impl Rng {
     }
 }
 
-/// One worker's pipeline with its frame buffers, driven batch by batch.
+/// A driver's transmit side that only counts what it is handed (a real
+/// one moves descriptors).
+#[derive(Debug, Default)]
+pub struct CountingTx {
+    /// Outputs handed over.
+    pub outputs: usize,
+}
+
+impl Transmit for CountingTx {
+    #[inline]
+    fn transmit(&mut self, _output: &Output, _frame: &Frame<'_>) {
+        self.outputs += 1;
+    }
+}
+
+/// One worker's side of the engine with its frame buffers, driven batch
+/// by batch through the same API as the port runtime's workers.
 pub struct Rig {
     /// The shared table.
     pub fdb: Arc<Fdb>,
     reader: FdbReader,
-    /// The configuration batches run under.
-    pub snapshot: Snapshot,
-    pipeline: Pipeline,
-    /// The last batch's result.
-    pub out: BatchOutput,
+    engine: Engine,
+    worker: EngineWorker,
+    tx: CountingTx,
     rx_mem: Vec<u8>,
     spare_mem: Vec<u8>,
     windows: [(usize, usize); BATCH_SIZE],
@@ -84,12 +99,16 @@ impl Rig {
             })
             .expect("valid FDB config"),
         );
+        let mut engine = Engine::with_fdb(Arc::clone(&fdb));
+        for (id, cfg) in ports {
+            engine.add_port(id, cfg, 0).expect("valid port");
+        }
         Rig {
             reader: fdb.reader().expect("a reader slot"),
+            worker: engine.worker(Default::default()).expect("a reader slot"),
+            engine,
+            tx: CountingTx::default(),
             fdb,
-            snapshot: Snapshot::new(ports),
-            pipeline: Pipeline::default(),
-            out: BatchOutput::default(),
             rx_mem: vec![0; BATCH_SIZE * FRAME_SIZE],
             spare_mem: vec![0; BATCH_SIZE * FRAME_SIZE],
             windows: [(HEADROOM, 0); BATCH_SIZE],
@@ -138,18 +157,29 @@ impl Rig {
             rx.push(Frame::new(buf, start, len).expect("window fits"));
         }
         let mut spares = SparePool::new(&mut self.spare_mem, FRAME_SIZE, HEADROOM);
-        let pin = self.reader.pin();
-        let ctx = BatchContext {
-            snapshot: &self.snapshot,
-            fdb: &pin,
-            now: self.now,
+        let snapshot = self.worker.load();
+        let before = self.tx.outputs;
+        self.worker.process(
+            &snapshot,
             ingress,
-        };
-        self.pipeline
-            .process(&ctx, &mut rx, &mut spares, &mut self.out);
+            self.now,
+            &mut rx,
+            &mut spares,
+            &mut self.tx,
+        );
         for (w, f) in self.windows.iter_mut().zip(&rx) {
             *w = (f.start(), f.len());
         }
-        self.out.outputs().len()
+        self.tx.outputs - before
+    }
+
+    /// The last batch's result.
+    pub fn out(&self) -> &BatchOutput {
+        self.worker.last_output()
+    }
+
+    /// The engine the rig's ports live in.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 }

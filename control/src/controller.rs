@@ -13,7 +13,9 @@ use vswitch_dataplane::port::afxdp::{PortSpec, PortStatus};
 use vswitch_dataplane::port::xsk;
 use vswitch_dataplane::stats::StatsTotals;
 use vswitch_dataplane::switch::{Switch, SwitchConfig, SwitchError};
-use vswitch_dataplane::{Mac, PortConfig, PortId, Snapshot, VlanId};
+use vswitch_dataplane::{
+    EngineError, Mac, PortConfig, PortId, StaticEntry as EngineStatic, VlanId,
+};
 
 use crate::config::{self, ConfigFile, PortSection, StaticEntry, ValidConfig};
 
@@ -127,7 +129,7 @@ impl Controller {
                 )
             })
             .collect();
-        let (switch, statuses) = Switch::start(&cfg, specs)?;
+        let (mut switch, statuses) = Switch::start(&cfg, specs)?;
         let mut ports = Vec::new();
         for (i, p) in valid.ports.iter().enumerate() {
             let status = statuses
@@ -137,6 +139,10 @@ impl Controller {
                 .expect("every port opened or start failed");
             let mut config = p.config.clone();
             config.max_frame_len = status.max_frame_len;
+            switch
+                .engine_mut()
+                .add_port(p.id, config.clone(), i % nworkers)
+                .map_err(SwitchError::Engine)?;
             ports.push(PortEntry {
                 section: file.ports[i].clone(),
                 id: p.id,
@@ -147,15 +153,15 @@ impl Controller {
         }
         for &(vlan, mac, port) in &valid.statics {
             switch
-                .fdb()
-                .add_static(vlan, mac, port)
+                .engine_mut()
+                .add_static(EngineStatic { vlan, mac, port })
                 .map_err(|e| StartError::Static {
                     mac: mac.to_string(),
                     vlan: vlan.get(),
                     message: e.to_string(),
                 })?;
         }
-        let c = Controller {
+        Ok(Controller {
             switch,
             file,
             path,
@@ -163,16 +169,28 @@ impl Controller {
             workers: valid.workers,
             baseline: StatsTotals::default(),
             started: Instant::now(),
-        };
-        c.publish();
-        Ok(c)
+        })
     }
 
-    /// Builds the snapshot of the current port set and hands it to workers.
-    pub fn publish(&self) {
-        let snap = Snapshot::new(self.ports.iter().map(|p| (p.id, p.config.clone())))
-            .with_placement(self.ports.iter().map(|p| (p.id, p.worker)));
-        self.switch.publish(snap);
+    /// An engine refusal in the API's terms, ports called by name.
+    fn refused(&self, e: EngineError) -> ControlError {
+        let name = |id: PortId| self.port_name(id).unwrap_or("?").to_string();
+        match e {
+            EngineError::StrandsStatic(s) => ControlError::Conflict(format!(
+                "static entry {} in VLAN {} would no longer be carried by port {:?}; delete it first",
+                s.mac,
+                s.vlan,
+                name(s.port)
+            )),
+            EngineError::NotCarried { port, vlan } => ControlError::Conflict(format!(
+                "port {:?} does not carry VLAN {vlan}",
+                name(port)
+            )),
+            EngineError::NotUnicast(_) => ControlError::Invalid(e.to_string()),
+            EngineError::NoPort(_) => ControlError::NotFound(e.to_string()),
+            EngineError::PortExists(_) => ControlError::Conflict(e.to_string()),
+            EngineError::Fdb(_) => ControlError::Failed(e.to_string()),
+        }
     }
 
     /// The running switch.
@@ -305,6 +323,15 @@ impl Controller {
             .map_err(|e| ControlError::Failed(e.to_string()))?;
         let mut config = config;
         config.max_frame_len = status.max_frame_len;
+        if let Err(e) = self
+            .switch
+            .engine_mut()
+            .add_port(id, config.clone(), worker)
+        {
+            // Never half added: close what was opened.
+            let _ = self.switch.remove_port(id, worker);
+            return Err(self.refused(e));
+        }
         self.file.ports.push(section.clone());
         self.ports.push(PortEntry {
             section,
@@ -313,7 +340,6 @@ impl Controller {
             worker,
             status,
         });
-        self.publish();
         tracing::info!(port = %self.ports.last().map_or("", |p| p.section.name.as_str()), worker, "port added");
         Ok(self.ports.last().expect("just pushed"))
     }
@@ -328,13 +354,15 @@ impl Controller {
         let before = self.file.fdb.statics.len();
         self.file.fdb.statics.retain(|s| s.port != name);
         let statics = before - self.file.fdb.statics.len();
-        // Publish first so no worker hands frames to a closing port.
-        self.publish();
+        // Out of the engine first (it publishes, then forgets the port's
+        // entries), so no worker hands frames to a closing port.
+        let now = self.switch.now_secs();
+        if let Err(e) = self.switch.engine_mut().remove_port(entry.id, now) {
+            tracing::error!(port = name, "removing the port from the engine failed: {e}");
+        }
         if let Err(e) = self.switch.remove_port(entry.id, entry.worker) {
             tracing::error!(port = name, "closing the port failed: {e}");
         }
-        self.switch.fdb().flush(FlushScope::Port(entry.id), true);
-        self.switch.fdb().sweep(self.switch.now_secs());
         remove_stale_xdp([entry.section.iface.as_str()]);
         tracing::info!(port = name, "port removed");
         Ok(statics)
@@ -359,28 +387,20 @@ impl Controller {
         let mut config = config::port_config(&section)
             .map_err(|(k, m)| ControlError::Invalid(format!("{k}: {m}")))?;
         config.max_frame_len = self.ports[i].config.max_frame_len;
-        for s in self.file.fdb.statics.iter().filter(|s| s.port == name) {
-            let carried = VlanId::try_from(s.vlan)
-                .map(|v| config.vlan.carries(v))
-                .unwrap_or(false);
-            if !carried {
-                return Err(ControlError::Conflict(format!(
-                    "static entry {} in VLAN {} would no longer be carried by port {name:?}; delete it first",
-                    s.mac, s.vlan
-                )));
-            }
-        }
-        let vlan_changed = config.vlan != self.ports[i].config.vlan;
+        let now = self.switch.now_secs();
+        let vlan_changed =
+            match self
+                .switch
+                .engine_mut()
+                .set_port(self.ports[i].id, config.clone(), now)
+            {
+                Ok(changed) => changed,
+                Err(e) => return Err(self.refused(e)),
+            };
         self.ports[i].config = config;
         self.ports[i].section = section.clone();
         if let Some(f) = self.file.ports.iter_mut().find(|p| p.name == name) {
             *f = section;
-        }
-        self.publish();
-        if vlan_changed {
-            self.switch
-                .fdb()
-                .flush(FlushScope::Port(self.ports[i].id), false);
         }
         tracing::info!(port = name, vlan_changed, "port reconfigured");
         Ok(&self.ports[i])
@@ -389,20 +409,14 @@ impl Controller {
     /// Adds (or replaces) a static FDB entry, in the table and the config.
     pub fn add_static(&mut self, mac: Mac, vlan: VlanId, port: &str) -> Result<(), ControlError> {
         let i = self.port_index(port)?;
-        if !mac.is_learnable() {
-            return Err(ControlError::Invalid(format!(
-                "{mac} is a group or zero address; static entries need a unicast MAC"
-            )));
+        let entry = EngineStatic {
+            vlan,
+            mac,
+            port: self.ports[i].id,
+        };
+        if let Err(e) = self.switch.engine_mut().add_static(entry) {
+            return Err(self.refused(e));
         }
-        if !self.ports[i].config.vlan.carries(vlan) {
-            return Err(ControlError::Conflict(format!(
-                "port {port:?} does not carry VLAN {vlan}"
-            )));
-        }
-        self.switch
-            .fdb()
-            .add_static(vlan, mac, self.ports[i].id)
-            .map_err(|e| ControlError::Failed(e.to_string()))?;
         let mac_text = mac.to_string();
         self.file
             .fdb
@@ -419,7 +433,8 @@ impl Controller {
     /// Deletes the entry of (MAC, VLAN), static or learned. `false` if
     /// there was none.
     pub fn delete_fdb(&mut self, mac: Mac, vlan: VlanId) -> bool {
-        let removed = self.switch.fdb().remove(vlan, mac, self.switch.now_secs());
+        let now = self.switch.now_secs();
+        let removed = self.switch.engine_mut().remove_entry(vlan, mac, now);
         let before = self.file.fdb.statics.len();
         self.file
             .fdb
@@ -432,12 +447,7 @@ impl Controller {
     /// with `include_static`. Returns how many entries went.
     pub fn flush(&mut self, scope: FlushScope, include_static: bool) -> usize {
         let now = self.switch.now_secs();
-        let fdb = self.switch.fdb();
-        let before = fdb.len(now);
-        fdb.flush(scope, include_static);
-        // Reclaim at once so a full table can learn again right away.
-        fdb.sweep(now);
-        let after = fdb.len(now);
+        let flushed = self.switch.engine_mut().flush(scope, include_static, now);
         if include_static {
             let names: Vec<(PortId, String)> = self
                 .ports
@@ -450,7 +460,7 @@ impl Controller {
                 FlushScope::Port(id) => names.iter().all(|(pid, n)| *pid != id || *n != s.port),
             });
         }
-        before - after
+        flushed
     }
 
     /// Writes the running configuration as TOML, atomically (temporary

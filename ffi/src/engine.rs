@@ -7,13 +7,14 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use arrayvec::ArrayVec;
-use vswitch_dataplane::fdb::{Fdb, FdbConfig, FdbEntry, FdbError, FdbReader, FlushScope};
-use vswitch_dataplane::limits::{
+use vswitch_engine::fdb::{Fdb, FdbConfig, FdbEntry, FdbError, FlushScope};
+use vswitch_engine::limits::{
     BATCH_SIZE, FDB_CAPACITY_RANGE, MAX_AGING_SECS, MAX_FRAME_LEN, MAX_PORTS, VLAN_TAG_LEN,
 };
-use vswitch_dataplane::pipeline::{BatchContext, BatchOutput, Disposition, FrameRef, Pipeline};
-use vswitch_dataplane::{
-    DropReason, Event, Frame, Mac, PortConfig, PortId, PortSet, Snapshot, VlanId, VlanMode, VlanSet,
+use vswitch_engine::pipeline::{Disposition, FrameRef, Output};
+use vswitch_engine::{
+    DropReason, Engine as Rules, EngineError, EngineWorker, Event, Frame, Mac, PortConfig, PortId,
+    PortSet, StaticEntry, Transmit, VlanId, VlanMode, VlanSet,
 };
 
 use crate::*;
@@ -141,6 +142,18 @@ fn fdb_error(e: FdbError) -> i32 {
         FdbError::Capacity(_) | FdbError::Aging(_) => VSW_EINVAL,
         FdbError::TooManyReaders | FdbError::Full => VSW_ENOSPC,
         FdbError::Contended => VSW_EAGAIN,
+    }
+}
+
+/// The engine's refusals as C codes: the same rules as the daemon's.
+fn engine_error(e: EngineError) -> i32 {
+    match e {
+        EngineError::PortExists(_) => VSW_EEXIST,
+        EngineError::NoPort(_) => VSW_ENOENT,
+        EngineError::StrandsStatic(_)
+        | EngineError::NotCarried { .. }
+        | EngineError::NotUnicast(_) => VSW_EINVAL,
+        EngineError::Fdb(e) => fdb_error(e),
     }
 }
 
@@ -292,13 +305,11 @@ impl Default for FrameResult {
     }
 }
 
-/// One embedder's switch: a private FDB, the ports, and one pipeline.
+/// One embedder's switch: the engine (private FDB, ports, rules) and one
+/// worker, both driven from the caller's thread.
 pub(crate) struct Engine {
-    reader: FdbReader,
-    ports: Vec<Option<PortConfig>>,
-    snapshot: Snapshot,
-    pipeline: Pipeline,
-    out: BatchOutput,
+    rules: Rules,
+    worker: EngineWorker,
     /// The latest `now` any call gave: the clock of sweeps that control
     /// operations do on their own.
     last_now: u32,
@@ -314,38 +325,26 @@ impl Engine {
     pub(crate) fn new(capacity: usize, aging_secs: u32) -> Result<Engine, i32> {
         // A per-engine random hash seed keeps bucket collisions unpredictable.
         let seed = RandomState::new().build_hasher().finish();
-        let fdb = Fdb::new(FdbConfig {
+        let rules = Rules::new(FdbConfig {
             capacity,
             aging_secs,
             seed,
         })
-        .map_err(fdb_error)?;
-        let reader = Arc::new(fdb).reader().map_err(fdb_error)?;
+        .map_err(engine_error)?;
+        let worker = rules.worker(Default::default()).map_err(engine_error)?;
         Ok(Engine {
-            reader,
-            ports: vec![None; MAX_PORTS],
-            snapshot: Snapshot::default(),
-            pipeline: Pipeline::default(),
-            out: BatchOutput::default(),
+            rules,
+            worker,
             last_now: 0,
         })
     }
 
     fn fdb(&self) -> &Arc<Fdb> {
-        self.reader.fdb()
+        self.rules.fdb()
     }
 
     fn touch(&mut self, now: u32) {
         self.last_now = now;
-    }
-
-    fn rebuild(&mut self) {
-        self.snapshot = Snapshot::new(
-            self.ports
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| Some((PortId::new(i)?, c.clone()?))),
-        );
     }
 
     pub(crate) fn set_aging(&mut self, secs: u32) -> Result<(), i32> {
@@ -354,60 +353,38 @@ impl Engine {
 
     pub(crate) fn port_add(&mut self, port: u8, cfg: PortConfig) -> Result<(), i32> {
         let id = port_id(port)?;
-        let slot = &mut self.ports[id.index()];
-        if slot.is_some() {
-            return Err(VSW_EEXIST);
-        }
-        *slot = Some(cfg);
-        self.rebuild();
-        Ok(())
+        self.rules.add_port(id, cfg, 0).map_err(engine_error)
     }
 
     pub(crate) fn port_set(&mut self, port: u8, cfg: PortConfig) -> Result<(), i32> {
         let id = port_id(port)?;
-        let slot = &mut self.ports[id.index()];
-        let old = slot.as_ref().ok_or(VSW_ENOENT)?;
-        let vlan_changed = old.vlan != cfg.vlan;
-        *slot = Some(cfg);
-        self.rebuild();
-        if vlan_changed {
-            // Learned MACs may now sit in VLANs the port no longer carries
-            // (as OVS does).
-            self.fdb().flush(FlushScope::Port(id), false);
-            self.fdb().sweep(self.last_now);
-        }
-        Ok(())
+        self.rules
+            .set_port(id, cfg, self.last_now)
+            .map(|_| ())
+            .map_err(engine_error)
     }
 
     pub(crate) fn port_remove(&mut self, port: u8) -> Result<(), i32> {
         let id = port_id(port)?;
-        if self.ports[id.index()].take().is_none() {
-            return Err(VSW_ENOENT);
-        }
-        self.rebuild();
-        self.fdb().flush(FlushScope::Port(id), true);
-        self.fdb().sweep(self.last_now);
-        Ok(())
+        self.rules
+            .remove_port(id, self.last_now)
+            .map(|_| ())
+            .map_err(engine_error)
     }
 
     pub(crate) fn fdb_add(&mut self, mac: [u8; 6], vlan: u16, port: u8) -> Result<(), i32> {
-        let vlan = vlan_id(vlan)?;
-        let id = port_id(port)?;
-        let mac = Mac::new(mac);
-        if !mac.is_learnable() {
-            return Err(VSW_EINVAL);
-        }
-        let cfg = self.ports[id.index()].as_ref().ok_or(VSW_ENOENT)?;
-        if !cfg.vlan.carries(vlan) {
-            return Err(VSW_EINVAL);
-        }
-        self.fdb().add_static(vlan, mac, id).map_err(fdb_error)
+        let entry = StaticEntry {
+            vlan: vlan_id(vlan)?,
+            mac: Mac::new(mac),
+            port: port_id(port)?,
+        };
+        self.rules.add_static(entry).map_err(engine_error)
     }
 
     pub(crate) fn fdb_del(&mut self, mac: [u8; 6], vlan: u16, now: u32) -> Result<(), i32> {
         let vlan = vlan_id(vlan)?;
         self.touch(now);
-        if self.fdb().remove(vlan, Mac::new(mac), now) {
+        if self.rules.remove_entry(vlan, Mac::new(mac), now) {
             Ok(())
         } else {
             Err(VSW_ENOENT)
@@ -443,9 +420,7 @@ impl Engine {
             _ => return Err(VSW_EINVAL),
         };
         let include_static = flag(include_static)?;
-        self.fdb().flush(scope, include_static);
-        // Reclaim at once so a full table can learn again right away.
-        self.fdb().sweep(self.last_now);
+        self.rules.flush(scope, include_static, self.last_now);
         Ok(())
     }
 
@@ -481,7 +456,7 @@ impl Engine {
     }
 
     pub(crate) fn port_counters(&self, port: u8) -> Result<vsw_port_stats, i32> {
-        let t = self.pipeline.stats().port(port_id(port)?).totals();
+        let t = self.worker.stats().port(port_id(port)?).totals();
         Ok(vsw_port_stats {
             rx_packets: t.rx_packets,
             rx_bytes: t.rx_bytes,
@@ -494,12 +469,12 @@ impl Engine {
 
     pub(crate) fn drop_count(&self, reason: i32) -> Result<u64, i32> {
         let r = drop_from_code(reason).ok_or(VSW_EINVAL)?;
-        Ok(self.pipeline.stats().drops(r))
+        Ok(self.worker.stats().drops(r))
     }
 
     pub(crate) fn event_count(&self, event: i32) -> Result<u64, i32> {
         let e = event_from_code(event).ok_or(VSW_EINVAL)?;
-        Ok(self.pipeline.stats().event(e))
+        Ok(self.worker.stats().event(e))
     }
 
     /// `vsw_process`: validates everything, then switches the frames as one
@@ -601,9 +576,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Switches the frames and fills in their results from the
-    /// pipeline's outputs (each names its frame: at most one output of
-    /// the frame's own buffer and one spare copy); returns the spares used.
+    /// Switches the frames and fills in their results from the engine's
+    /// outputs (each names its frame: at most one output of the frame's
+    /// own buffer and one spare copy); returns the spares used.
     fn run(
         &mut self,
         ingress: PortId,
@@ -612,37 +587,41 @@ impl Engine {
         spares: &mut [Frame<'_>],
         results: &mut [FrameResult],
     ) -> usize {
-        let pinned = self.reader.pin();
-        let ctx = BatchContext {
-            snapshot: &self.snapshot,
-            fdb: &pinned,
-            now,
-            ingress,
-        };
-        self.pipeline.process(&ctx, rx, spares, &mut self.out);
-        drop(pinned);
-
-        let dispositions = self.out.dispositions();
+        results.fill(FrameResult::default());
+        let snapshot = self.worker.load();
+        let mut sink = Results(results);
+        let out = self
+            .worker
+            .process(&snapshot, ingress, now, rx, spares, &mut sink);
+        let dispositions = out.dispositions();
         debug_assert_eq!(dispositions.len(), rx.len());
-        for (r, d) in results.iter_mut().zip(dispositions) {
-            *r = FrameResult::default();
+        for (r, d) in sink.0.iter_mut().zip(dispositions) {
             match *d {
                 Disposition::Forward(p) => r.decided = PortSet::one(p),
                 Disposition::Flood(s) => r.decided = s,
                 Disposition::Drop(reason) => r.drop_reason = drop_code(reason),
             }
         }
-        for o in self.out.outputs() {
-            let r = &mut results[o.origin as usize];
-            match o.frame {
-                FrameRef::Rx(_) => r.ports = o.ports,
-                FrameRef::Spare(j) => {
-                    r.copy_ports = o.ports;
-                    r.copy_spare = j as i32;
-                }
+        out.spares_used()
+    }
+}
+
+/// The C library's [`Transmit`]: it sends nothing itself, it records per
+/// received frame which ports get its buffer and which get a spare copy.
+struct Results<'r>(&'r mut [FrameResult]);
+
+impl Transmit for Results<'_> {
+    fn transmit(&mut self, o: &Output, _frame: &Frame<'_>) {
+        let Some(r) = self.0.get_mut(o.origin as usize) else {
+            return;
+        };
+        match o.frame {
+            FrameRef::Rx(_) => r.ports = o.ports,
+            FrameRef::Spare(j) => {
+                r.copy_ports = o.ports;
+                r.copy_spare = j as i32;
             }
         }
-        self.out.spares_used()
     }
 }
 

@@ -59,8 +59,10 @@ pub const VSW_BATCH_MAX: usize = 64;
 /// data for a tag to be pushed in place.
 pub const VSW_TAG_LEN: usize = 4;
 /// Default and largest `max_frame_len` of a port (bytes, without FCS,
-/// tag included).
-pub const VSW_MAX_FRAME_LEN: u32 = 3840;
+/// tag included): a 65535-byte IP datagram behind an Ethernet header and
+/// two tags. It says what the engine switches, not how big a buffer is:
+/// frames live in the caller's buffers, of whatever capacity.
+pub const VSW_MAX_FRAME_LEN: u32 = 65557;
 /// Smallest `max_frame_len` accepted (the Ethernet minimum without FCS).
 pub const VSW_MIN_FRAME_LEN: u32 = 60;
 /// Smallest FDB capacity accepted by `vsw_engine_new`.
@@ -551,10 +553,13 @@ pub unsafe extern "C" fn vsw_port_add(
 
 /// Reconfigures existing port `port` with `*cfg`. When its VLAN mode,
 /// VLAN or trunk list changes, the MACs learned on it are flushed (static
-/// entries stay).
+/// entries stay). Refused, with nothing changed, when a static entry on
+/// the port is in a VLAN the new configuration does not carry (delete the
+/// entry first), as the daemon refuses it.
 ///
-/// Errors: as `vsw_port_add`, with `VSW_ENOENT` if the port does not
-/// exist instead of `VSW_EEXIST`. Ownership: `*cfg` and its string are
+/// Errors: as `vsw_port_add` (`VSW_EINVAL` also for a stranded static
+/// entry), with `VSW_ENOENT` if the port does not exist instead of
+/// `VSW_EEXIST`. Ownership: `*cfg` and its string are
 /// only read during the call. Thread safety: serialize with all other
 /// calls on `e`.
 ///

@@ -6,9 +6,9 @@
 use std::ffi::CStr;
 use std::ptr;
 
-use vswitch_dataplane::fdb::FdbConfig;
-use vswitch_dataplane::port::mem::MemSwitch;
-use vswitch_dataplane::{Disposition, DropReason, Event, PortConfig, PortId, VlanId, VlanMode};
+use vswitch_engine::fdb::FdbConfig;
+use vswitch_engine::mem::MemSwitch;
+use vswitch_engine::{Disposition, DropReason, Event, PortConfig, PortId, VlanId, VlanMode};
 
 use crate::engine::{
     drop_code, drop_from_code, drop_name, event_code, event_from_code, event_name,
@@ -93,6 +93,38 @@ fn a_panic_is_caught_and_poisons_the_engine() {
         vsw_engine_free(e);
     }
     assert_eq!(guard(7, || panic!("deliberate test panic")), 7);
+}
+
+#[test]
+fn port_set_refuses_to_strand_a_static_entry_as_the_daemon_does() {
+    let e = new_engine();
+    let mut cfg = std::mem::MaybeUninit::<vsw_port_config>::zeroed();
+    let mac = [2u8, 0, 0, 0, 0, 9];
+    // SAFETY: live engine used by this thread only; `cfg` and `mac` are
+    // valid for the calls; the config holds no string.
+    unsafe {
+        assert_eq!(
+            vsw_port_config_init(cfg.as_mut_ptr(), VSW_MODE_ACCESS, 10),
+            VSW_OK
+        );
+        assert_eq!(vsw_port_add(e, 1, cfg.as_ptr()), VSW_OK);
+        assert_eq!(vsw_fdb_add(e, mac.as_ptr(), 10, 1), VSW_OK);
+        assert_eq!(
+            vsw_port_config_init(cfg.as_mut_ptr(), VSW_MODE_ACCESS, 20),
+            VSW_OK
+        );
+        assert_eq!(vsw_port_set(e, 1, cfg.as_ptr()), VSW_EINVAL);
+        let mut entry = std::mem::MaybeUninit::<vsw_fdb_entry>::zeroed();
+        assert_eq!(
+            vsw_fdb_get(e, mac.as_ptr(), 10, 0, entry.as_mut_ptr()),
+            VSW_OK
+        );
+        assert_eq!(entry.assume_init().port, 1, "the entry and the port stay");
+        // Once the entry is gone the change goes through.
+        assert_eq!(vsw_fdb_del(e, mac.as_ptr(), 10, 0), VSW_OK);
+        assert_eq!(vsw_port_set(e, 1, cfg.as_ptr()), VSW_OK);
+        vsw_engine_free(e);
+    }
 }
 
 // ----- differential test: vsw_process == MemSwitch, byte for byte -----

@@ -932,11 +932,23 @@ static void test_port_changes(void) {
     cfg.promiscuous = 1;
     CHECK_RC(vsw_port_set(e, 0, &cfg), VSW_OK);
     CHECK_RC(vsw_fdb_get(e, a, 10, 0, &one), VSW_OK);
-    /* VLAN change: learned entries of the port go, static ones stay */
+    /* a VLAN change that would strand the static entry is refused, as the
+     * daemon refuses it: nothing changes */
     CHECK_RC(vsw_port_config_init(&cfg, VSW_MODE_ACCESS, 20), VSW_OK);
+    CHECK_RC(vsw_port_set(e, 0, &cfg), VSW_EINVAL);
+    CHECK_RC(vsw_fdb_get(e, a, 10, 0, &one), VSW_OK);
+    CHECK_RC(vsw_fdb_get(e, c, 10, 0, &one), VSW_OK);
+    /* without it, the change goes through and learned entries of the port
+     * go; a static entry in the new VLAN is kept */
+    CHECK_RC(vsw_fdb_del(e, c, 10, 0), VSW_OK);
+    vsw_port_config trunk;
+    CHECK_RC(vsw_port_config_init(&trunk, VSW_MODE_TRUNK, 10), VSW_OK);
+    trunk.trunk_vlans = "20";
+    CHECK_RC(vsw_port_set(e, 0, &trunk), VSW_OK);
+    CHECK_RC(vsw_fdb_add(e, c, 20, 0), VSW_OK);
     CHECK_RC(vsw_port_set(e, 0, &cfg), VSW_OK);
     CHECK_RC(vsw_fdb_get(e, a, 10, 0, &one), VSW_ENOENT);
-    CHECK_RC(vsw_fdb_get(e, c, 10, 0, &one), VSW_OK);
+    CHECK_RC(vsw_fdb_get(e, c, 20, 0, &one), VSW_OK);
     /* the new VLAN is in force: a broadcast from p0 now reaches VLAN 20 */
     uint8_t buf[256], sbuf[256];
     vsw_frame f;
@@ -946,7 +958,7 @@ static void test_port_changes(void) {
     CHECK(f.ports == ((1u << 2) | (1u << 4)) && f.copy_ports == ((1u << 3) | (1u << 5)));
     /* removal: every entry of the port goes, and its frames are unknown */
     CHECK_RC(vsw_port_remove(e, 0), VSW_OK);
-    CHECK_RC(vsw_fdb_get(e, c, 10, 0, &one), VSW_ENOENT);
+    CHECK_RC(vsw_fdb_get(e, c, 20, 0, &one), VSW_ENOENT);
     send_one(e, 0, &in, buf, &f, sbuf, &sp);
     CHECK(f.drop_reason == VSW_DROP_PORT_UNKNOWN);
     /* re-adding works */

@@ -1,7 +1,7 @@
 //! Raw Ethernet frames in and out of a namespace interface (AF_PACKET).
 //!
 //! On this kernel a raw receiver never sees the outer 802.1Q tag in the
-//! frame data, whatever rx-vlan offload says (LAB.md): it comes in
+//! frame data, whatever rx-vlan offload says (seen on kernel 6.18): it comes in
 //! PACKET_AUXDATA (tp_vlan_tci, tp_vlan_tpid, TP_STATUS_VLAN_VALID) and is
 //! put back here, so tests compare frames as they were on the wire.
 

@@ -1,0 +1,493 @@
+//! The engine's one API, used by every driver of the pipeline (the poll
+//! workers of the port runtime, the in-memory switch, the C library and
+//! the benchmarks):
+//!
+//! - [`Engine`] (one per switch, on its control thread) owns the port
+//!   table, the static FDB entries and the reconfiguration rules, and
+//!   publishes an immutable [`Snapshot`] after every change.
+//! - [`EngineWorker`] (one per packet thread) switches batches under a
+//!   snapshot and hands every output to the driver's [`Transmit`]: output
+//!   routing (which buffer, which ports) is decided here, once; a driver
+//!   only moves bytes.
+//!
+//! Reconfiguration rules (as in Open vSwitch):
+//! - a static entry's VLAN must be carried by its port, when it is added
+//!   and for as long as it exists: a port change that would strand one is
+//!   refused;
+//! - a change of a port's VLAN settings flushes the port's learned
+//!   entries (they may sit in VLANs the port no longer carries);
+//! - removing a port removes every entry on it, static ones included.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use crossbeam_utils::CachePadded;
+
+use crate::fdb::{Fdb, FdbConfig, FdbError, FdbReader, FlushScope};
+use crate::frame::{Frame, Spares};
+use crate::limits::MAX_PORTS;
+use crate::pipeline::{BatchContext, BatchOutput, FrameRef, Output, Pipeline};
+use crate::port::PortConfig;
+use crate::snapshot::Snapshot;
+use crate::stats::{BatchCounters, WorkerStats};
+use crate::vocab::PortId;
+use crate::wire::{Mac, VlanId};
+
+/// A static FDB entry as the engine keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaticEntry {
+    /// Its VLAN.
+    pub vlan: VlanId,
+    /// Its MAC.
+    pub mac: Mac,
+    /// The port it points to.
+    pub port: PortId,
+}
+
+/// Why a reconfiguration was refused. Nothing changed when one is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// `add_port` on an id in use.
+    #[error("port {0} already exists")]
+    PortExists(PortId),
+    /// The port is not configured.
+    #[error("no port {0}")]
+    NoPort(PortId),
+    /// The port change would leave a static entry in a VLAN the port no
+    /// longer carries.
+    #[error("static entry {} in VLAN {} would no longer be carried by port {}; delete it first", .0.mac, .0.vlan, .0.port)]
+    StrandsStatic(StaticEntry),
+    /// A static entry for a VLAN its port does not carry.
+    #[error("port {port} does not carry VLAN {vlan}")]
+    NotCarried {
+        /// The port.
+        port: PortId,
+        /// The VLAN.
+        vlan: VlanId,
+    },
+    /// A static entry for a group or zero address.
+    #[error("{0} is a group or zero address; static entries need a unicast MAC")]
+    NotUnicast(Mac),
+    /// The FDB refused.
+    #[error(transparent)]
+    Fdb(#[from] FdbError),
+}
+
+/// One switch's configuration and its rules. See the module docs.
+pub struct Engine {
+    fdb: Arc<Fdb>,
+    ports: Vec<Option<PortConfig>>,
+    placement: Vec<usize>,
+    statics: Vec<StaticEntry>,
+    topology: Arc<ArcSwap<Snapshot>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("ports", &self.ports().count())
+            .field("statics", &self.statics.len())
+            .finish()
+    }
+}
+
+impl Engine {
+    /// An engine with a new FDB and no ports.
+    pub fn new(fdb: FdbConfig) -> Result<Engine, EngineError> {
+        Ok(Engine::with_fdb(Arc::new(Fdb::new(fdb)?)))
+    }
+
+    /// An engine on an existing FDB (two engines on one FDB behave like two
+    /// workers of one switch with their own port tables: tests use it).
+    pub fn with_fdb(fdb: Arc<Fdb>) -> Engine {
+        Engine {
+            fdb,
+            ports: vec![None; MAX_PORTS],
+            placement: vec![0; MAX_PORTS],
+            statics: Vec::new(),
+            topology: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+        }
+    }
+
+    /// The shared FDB (for lookups, listings and sweeps; changes to static
+    /// entries go through the engine so its rules hold).
+    pub fn fdb(&self) -> &Arc<Fdb> {
+        &self.fdb
+    }
+
+    /// A packet thread's handle, publishing counters into `stats`.
+    pub fn worker(
+        &self,
+        stats: Arc<CachePadded<WorkerStats>>,
+    ) -> Result<EngineWorker, EngineError> {
+        Ok(EngineWorker {
+            reader: self.fdb.reader()?,
+            pipeline: Pipeline::new(stats),
+            out: BatchOutput::default(),
+            topology: Arc::clone(&self.topology),
+        })
+    }
+
+    /// Where snapshots are published; workers load from it once per batch.
+    pub fn topology(&self) -> &Arc<ArcSwap<Snapshot>> {
+        &self.topology
+    }
+
+    /// The configuration in force.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.topology.load_full()
+    }
+
+    /// A port's configuration.
+    pub fn port(&self, id: PortId) -> Option<&PortConfig> {
+        self.ports[id.index()].as_ref()
+    }
+
+    /// Every configured port.
+    pub fn ports(&self) -> impl Iterator<Item = (PortId, &PortConfig)> {
+        self.ports
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((PortId::new(i)?, c.as_ref()?)))
+    }
+
+    /// The lowest port id not in use.
+    pub fn free_port_id(&self) -> Option<PortId> {
+        self.ports
+            .iter()
+            .position(Option::is_none)
+            .and_then(PortId::new)
+    }
+
+    /// Static entries, in the order they were added.
+    pub fn statics(&self) -> &[StaticEntry] {
+        &self.statics
+    }
+
+    fn publish(&self) {
+        let snap = Snapshot::new(
+            self.ports
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| Some((PortId::new(i)?, c.clone()?))),
+        )
+        .with_placement(
+            self.ports()
+                .map(|(id, _)| (id, self.placement[id.index()]))
+                .collect::<Vec<_>>(),
+        );
+        self.topology.store(Arc::new(snap));
+    }
+
+    /// Adds a port owned by `worker` (the worker whose thread transmits on
+    /// it; 0 where there is one thread) and publishes.
+    pub fn add_port(
+        &mut self,
+        id: PortId,
+        config: PortConfig,
+        worker: usize,
+    ) -> Result<(), EngineError> {
+        let slot = &mut self.ports[id.index()];
+        if slot.is_some() {
+            return Err(EngineError::PortExists(id));
+        }
+        *slot = Some(config);
+        self.placement[id.index()] = worker;
+        self.publish();
+        Ok(())
+    }
+
+    /// Replaces a port's configuration and publishes. Refused when a static
+    /// entry of the port would be stranded; flushes the port's learned
+    /// entries when its VLAN settings change. Returns whether they changed.
+    pub fn set_port(
+        &mut self,
+        id: PortId,
+        config: PortConfig,
+        now: u32,
+    ) -> Result<bool, EngineError> {
+        let old = self.port(id).ok_or(EngineError::NoPort(id))?;
+        if let Some(s) = self
+            .statics
+            .iter()
+            .find(|s| s.port == id && !config.vlan.carries(s.vlan))
+        {
+            return Err(EngineError::StrandsStatic(*s));
+        }
+        let vlan_changed = old.vlan != config.vlan;
+        self.ports[id.index()] = Some(config);
+        self.publish();
+        if vlan_changed {
+            // Published first: no worker learns into the old VLANs after
+            // the flush (beyond the batch it is in).
+            self.fdb.flush(FlushScope::Port(id), false);
+            self.fdb.sweep(now);
+        }
+        Ok(vlan_changed)
+    }
+
+    /// Removes a port: publishes without it, then forgets every entry on
+    /// it, static ones included. Returns the static entries that went.
+    pub fn remove_port(&mut self, id: PortId, now: u32) -> Result<Vec<StaticEntry>, EngineError> {
+        if self.ports[id.index()].take().is_none() {
+            return Err(EngineError::NoPort(id));
+        }
+        self.publish();
+        let (gone, kept) = self.statics.iter().partition(|s| s.port == id);
+        self.statics = kept;
+        self.fdb.flush(FlushScope::Port(id), true);
+        // Reclaim at once so a full table can learn again right away.
+        self.fdb.sweep(now);
+        Ok(gone)
+    }
+
+    /// Adds (or moves) the static entry of (VLAN, MAC). Refused for group
+    /// addresses and for a VLAN the port does not carry.
+    pub fn add_static(&mut self, entry: StaticEntry) -> Result<(), EngineError> {
+        let StaticEntry { vlan, mac, port } = entry;
+        if !mac.is_learnable() {
+            return Err(EngineError::NotUnicast(mac));
+        }
+        let cfg = self.port(port).ok_or(EngineError::NoPort(port))?;
+        if !cfg.vlan.carries(vlan) {
+            return Err(EngineError::NotCarried { port, vlan });
+        }
+        self.fdb.add_static(vlan, mac, port)?;
+        self.statics.retain(|s| !(s.vlan == vlan && s.mac == mac));
+        self.statics.push(entry);
+        Ok(())
+    }
+
+    /// Deletes the entry of (VLAN, MAC), static or learned. `false` if
+    /// there was none.
+    pub fn remove_entry(&mut self, vlan: VlanId, mac: Mac, now: u32) -> bool {
+        let removed = self.fdb.remove(vlan, mac, now);
+        let before = self.statics.len();
+        self.statics.retain(|s| !(s.vlan == vlan && s.mac == mac));
+        removed || before != self.statics.len()
+    }
+
+    /// Flushes the entries in `scope` (static ones only with
+    /// `include_static`) and reclaims their slots at once. Returns how many
+    /// entries went.
+    pub fn flush(&mut self, scope: FlushScope, include_static: bool, now: u32) -> usize {
+        let before = self.fdb.len(now);
+        self.fdb.flush(scope, include_static);
+        // Reclaim at once so a full table can learn again right away.
+        self.fdb.sweep(now);
+        if include_static {
+            self.statics.retain(|s| match scope {
+                FlushScope::All => false,
+                FlushScope::Vlan(v) => s.vlan != v,
+                FlushScope::Port(p) => s.port != p,
+            });
+        }
+        before.saturating_sub(self.fdb.len(now))
+    }
+}
+
+/// Where a driver sends what the pipeline decided.
+pub trait Transmit {
+    /// Transmit `frame` on every port of `output.ports`. `output.frame`
+    /// says which buffer it is (a received frame, rewritten in place, or a
+    /// spare copy) and `output.origin` which received frame it comes from.
+    /// Called in frame order, at most twice per received frame.
+    fn transmit(&mut self, output: &Output, frame: &Frame<'_>);
+}
+
+/// A packet thread's side of the engine: its FDB reader, pipeline and
+/// scratch space, reused every batch.
+pub struct EngineWorker {
+    reader: FdbReader,
+    pipeline: Pipeline,
+    out: BatchOutput,
+    topology: Arc<ArcSwap<Snapshot>>,
+}
+
+impl std::fmt::Debug for EngineWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineWorker").finish_non_exhaustive()
+    }
+}
+
+impl EngineWorker {
+    /// The configuration in force, to hold for a batch (or a loop
+    /// iteration of several).
+    #[inline]
+    pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.topology.load()
+    }
+
+    /// The counters this worker publishes into.
+    pub fn stats(&self) -> &Arc<CachePadded<WorkerStats>> {
+        self.pipeline.stats()
+    }
+
+    /// The shared FDB.
+    pub fn fdb(&self) -> &Arc<Fdb> {
+        self.reader.fdb()
+    }
+
+    /// The last batch's result.
+    pub fn last_output(&self) -> &BatchOutput {
+        &self.out
+    }
+
+    /// Counts of the last batch (already published to [`Self::stats`]).
+    pub fn last_batch(&self) -> &BatchCounters {
+        self.pipeline.last_batch()
+    }
+
+    /// Switches up to a batch of `frames` received on `ingress` under
+    /// `snapshot`, at time `now` (seconds), hands every output to `tx`,
+    /// and returns the batch's result (one disposition per frame, in
+    /// order). Copies for a second encoding are written into `spares`.
+    #[inline]
+    pub fn process<'b, S, T>(
+        &mut self,
+        snapshot: &Snapshot,
+        ingress: PortId,
+        now: u32,
+        frames: &mut [Frame<'_>],
+        spares: &mut S,
+        tx: &mut T,
+    ) -> &BatchOutput
+    where
+        S: Spares<'b> + ?Sized,
+        T: Transmit + ?Sized,
+    {
+        {
+            let pinned = self.reader.pin();
+            let ctx = BatchContext {
+                snapshot,
+                fdb: &pinned,
+                now,
+                ingress,
+            };
+            self.pipeline.process(&ctx, frames, spares, &mut self.out);
+        }
+        for o in self.out.outputs() {
+            let frame = match o.frame {
+                FrameRef::Rx(i) => frames.get(i as usize),
+                FrameRef::Spare(j) => spares.written(j as usize),
+            };
+            // The pipeline only names frames it was given or wrote.
+            if let Some(frame) = frame {
+                tx.transmit(o, frame);
+            }
+        }
+        &self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vlan::{VlanMode, VlanSet};
+
+    fn p(i: usize) -> PortId {
+        PortId::new(i).unwrap()
+    }
+    fn v(n: u16) -> VlanId {
+        VlanId::new(n).unwrap()
+    }
+    fn mac(last: u8) -> Mac {
+        Mac::new([2, 0, 0, 0, 0, last])
+    }
+
+    #[test]
+    fn a_port_change_that_strands_a_static_entry_is_refused() {
+        let mut e = Engine::new(FdbConfig::default()).unwrap();
+        e.add_port(p(0), PortConfig::new(VlanMode::Access(v(10))), 0)
+            .unwrap();
+        let st = StaticEntry {
+            vlan: v(10),
+            mac: mac(1),
+            port: p(0),
+        };
+        e.add_static(st).unwrap();
+        let before = e.snapshot();
+        let err = e
+            .set_port(p(0), PortConfig::new(VlanMode::Access(v(20))), 0)
+            .unwrap_err();
+        assert_eq!(err, EngineError::StrandsStatic(st));
+        assert_eq!(e.port(p(0)).unwrap().vlan, VlanMode::Access(v(10)));
+        assert!(Arc::ptr_eq(&before, &e.snapshot()), "nothing published");
+        // A trunk that still carries VLAN 10 is fine.
+        let trunk = VlanMode::Trunk {
+            allowed: "10,20".parse::<VlanSet>().unwrap(),
+            native: None,
+        };
+        assert!(e.set_port(p(0), PortConfig::new(trunk), 0).unwrap());
+        assert_eq!(e.fdb().get(v(10), mac(1), 0).unwrap().port, p(0));
+    }
+
+    #[test]
+    fn a_vlan_change_flushes_learned_entries_only() {
+        let mut e = Engine::new(FdbConfig::default()).unwrap();
+        e.add_port(p(0), PortConfig::new(VlanMode::Guest { native: None }), 0)
+            .unwrap();
+        e.add_static(StaticEntry {
+            vlan: v(10),
+            mac: mac(1),
+            port: p(0),
+        })
+        .unwrap();
+        let mut w = e.worker(Default::default()).unwrap();
+        {
+            let pin = w.reader.pin();
+            let h = pin.hash(v(20), mac(2));
+            pin.learn(&h, p(0), 1);
+        }
+        assert_eq!(e.fdb().len(1), 2);
+        let mut flags = PortConfig::new(VlanMode::Guest { native: None });
+        flags.promiscuous = true;
+        assert!(!e.set_port(p(0), flags, 1).unwrap(), "flags only");
+        assert_eq!(e.fdb().len(1), 2);
+        let native = PortConfig::new(VlanMode::Guest {
+            native: Some(v(30)),
+        });
+        assert!(e.set_port(p(0), native, 1).unwrap());
+        assert_eq!(e.fdb().len(1), 1, "learned entry flushed, static kept");
+        assert_eq!(e.remove_port(p(0), 1).unwrap().len(), 1);
+        assert!(e.fdb().is_empty(1) && e.statics().is_empty());
+        assert!(e.snapshot().port(p(0)).is_none());
+    }
+
+    #[test]
+    fn static_entries_need_a_carried_vlan_and_a_unicast_mac() {
+        let mut e = Engine::new(FdbConfig::default()).unwrap();
+        e.add_port(p(3), PortConfig::new(VlanMode::Access(v(10))), 0)
+            .unwrap();
+        let at = |vlan, mac| StaticEntry {
+            vlan,
+            mac,
+            port: p(3),
+        };
+        assert_eq!(
+            e.add_static(at(v(20), mac(1))),
+            Err(EngineError::NotCarried {
+                port: p(3),
+                vlan: v(20)
+            })
+        );
+        assert_eq!(
+            e.add_static(at(v(10), Mac::BROADCAST)),
+            Err(EngineError::NotUnicast(Mac::BROADCAST))
+        );
+        assert!(matches!(
+            e.add_static(StaticEntry {
+                port: p(4),
+                ..at(v(10), mac(1))
+            }),
+            Err(EngineError::NoPort(_))
+        ));
+        assert!(e.statics().is_empty());
+        e.add_static(at(v(10), mac(1))).unwrap();
+        e.add_static(at(v(10), mac(1))).unwrap();
+        assert_eq!(e.statics().len(), 1, "re-adding replaces");
+        assert_eq!(e.flush(FlushScope::Vlan(v(10)), true, 0), 1);
+        assert!(e.statics().is_empty());
+        assert_eq!(e.free_port_id(), Some(p(0)));
+    }
+}

@@ -1,0 +1,481 @@
+//! A frame: a buffer with headroom holding the frame's first bytes (every
+//! header the engine reads or rewrites), optionally more buffers holding
+//! the rest, and the offload metadata it came with. A [`Frame`] borrows its
+//! first buffer whole (headroom, data, tailroom) so a tag can be pushed by
+//! moving the data start back 4 bytes instead of moving the payload; the
+//! other buffers are only ever read.
+
+use crate::offload::Offload;
+use crate::wire::{ethernet_field as field, Tci, TPID_8021Q};
+
+const ADDRS_LEN: usize = field::SRC.end; // destination + source MAC
+const TAG_LEN: usize = crate::limits::VLAN_TAG_LEN;
+
+/// How a frame leaves a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// No 802.1Q tag.
+    Untagged,
+    /// With an 802.1Q tag carrying this TCI.
+    Tagged(Tci),
+}
+
+impl Encoding {
+    /// Bytes this encoding adds to (+4) or removes from (-4) a frame whose
+    /// current tag state is `tagged`.
+    #[inline]
+    pub fn len_delta(self, tagged: bool) -> isize {
+        match (self, tagged) {
+            (Encoding::Tagged(_), false) => TAG_LEN as isize,
+            (Encoding::Untagged, true) => -(TAG_LEN as isize),
+            _ => 0,
+        }
+    }
+}
+
+/// One frame: a first buffer with the window `[start, start + len)`
+/// holding data, the frame's further buffers (empty for most frames), and
+/// its offload metadata.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    buf: &'a mut [u8],
+    start: usize,
+    len: usize,
+    frags: &'a [&'a [u8]],
+    frags_len: usize,
+    offload: Offload,
+    handle: u64,
+}
+
+impl<'a> Frame<'a> {
+    /// Wraps `buf` with data at `start..start + len`; `None` if that window
+    /// does not fit the buffer.
+    #[inline]
+    pub fn new(buf: &'a mut [u8], start: usize, len: usize) -> Option<Frame<'a>> {
+        (start.checked_add(len)? <= buf.len()).then_some(Frame {
+            buf,
+            start,
+            len,
+            frags: &[],
+            frags_len: 0,
+            offload: Offload::default(),
+            handle: 0,
+        })
+    }
+
+    /// The same frame with a driver's name for its first buffer (a UMEM
+    /// address, a ring slot): the engine carries it and never reads it, so
+    /// a driver's [`Transmit`](crate::engine::Transmit) knows which buffer
+    /// it is handed.
+    #[inline]
+    pub fn with_handle(mut self, handle: u64) -> Frame<'a> {
+        self.handle = handle;
+        self
+    }
+
+    /// The driver's name for the first buffer (0 unless set).
+    #[inline]
+    pub fn handle(&self) -> u64 {
+        self.handle
+    }
+
+    /// The same frame continued by `frags` (read-only buffers whose bytes
+    /// follow the first buffer's data, in order). Headers must all lie in
+    /// the first buffer: the engine never looks into the others.
+    #[inline]
+    pub fn with_frags(mut self, frags: &'a [&'a [u8]]) -> Frame<'a> {
+        self.frags_len = frags.iter().map(|f| f.len()).sum();
+        self.frags = frags;
+        self
+    }
+
+    /// The same frame carrying `offload`.
+    #[inline]
+    pub fn with_offload(mut self, offload: Offload) -> Frame<'a> {
+        self.offload = offload;
+        self
+    }
+
+    /// The data bytes of the first buffer: the whole frame unless it spans
+    /// several buffers ([`Frame::frags`]).
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.start + self.len]
+    }
+
+    /// The data bytes of the first buffer, writable.
+    #[inline]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..self.start + self.len]
+    }
+
+    /// The buffers after the first, in order.
+    #[inline]
+    pub fn frags(&self) -> &[&'a [u8]] {
+        self.frags
+    }
+
+    /// The offload metadata.
+    #[inline]
+    pub fn offload(&self) -> &Offload {
+        &self.offload
+    }
+
+    /// Replaces the offload metadata.
+    #[inline]
+    pub fn set_offload(&mut self, offload: Offload) {
+        self.offload = offload;
+    }
+
+    /// Offset of the data inside the first buffer (= headroom).
+    #[inline]
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Length of the whole frame, every buffer included.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len + self.frags_len
+    }
+
+    /// Length of the data in the first buffer.
+    #[inline]
+    pub fn head_len(&self) -> usize {
+        self.len
+    }
+
+    /// No data.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The longest frame this one puts on the wire: itself, or for a
+    /// super-frame still to be segmented, its largest segment.
+    #[inline]
+    pub fn wire_len(&self) -> usize {
+        self.offload.wire_len(self.len())
+    }
+
+    /// Size of the whole first buffer.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Moves the data window of the first buffer and drops any further
+    /// buffers and offload metadata (for reuse of a buffer); `false`, with
+    /// nothing changed, if the window does not fit.
+    #[inline]
+    pub fn set_window(&mut self, start: usize, len: usize) -> bool {
+        let fits = start
+            .checked_add(len)
+            .is_some_and(|end| end <= self.buf.len());
+        if fits {
+            self.start = start;
+            self.len = len;
+            self.frags = &[];
+            self.frags_len = 0;
+            self.offload = Offload::default();
+        }
+        fits
+    }
+
+    /// Removes the 802.1Q tag of a tagged frame (data of at least 18 bytes)
+    /// by sliding the addresses forward 4 bytes.
+    #[inline]
+    fn pop_tag(&mut self) {
+        debug_assert!(self.len >= ADDRS_LEN + TAG_LEN);
+        let s = self.start;
+        self.buf.copy_within(s..s + ADDRS_LEN, s + TAG_LEN);
+        self.start += TAG_LEN;
+        self.len -= TAG_LEN;
+        self.offload.shift(-(TAG_LEN as isize));
+    }
+
+    /// Inserts an 802.1Q tag into the headroom; `false` (nothing changed)
+    /// when there are fewer than 4 bytes of headroom.
+    #[inline]
+    fn push_tag(&mut self, tci: Tci) -> bool {
+        if self.start < TAG_LEN || self.len < ADDRS_LEN {
+            return false;
+        }
+        let s = self.start - TAG_LEN;
+        self.buf
+            .copy_within(s + TAG_LEN..s + TAG_LEN + ADDRS_LEN, s);
+        write_tag(&mut self.buf[s + ADDRS_LEN..s + ADDRS_LEN + TAG_LEN], tci);
+        self.start = s;
+        self.len += TAG_LEN;
+        self.offload.shift(TAG_LEN as isize);
+        true
+    }
+
+    /// Rewrites the frame, in place, into `enc`. `tagged` says whether it
+    /// carries an 802.1Q tag now. Returns `false`, leaving the frame as it
+    /// was, only when a tag must be pushed and the headroom is too small.
+    /// Offload offsets follow the tag.
+    #[inline]
+    pub fn encode(&mut self, tagged: bool, enc: Encoding) -> bool {
+        match (tagged, enc) {
+            (false, Encoding::Untagged) => true,
+            (true, Encoding::Untagged) => {
+                self.pop_tag();
+                true
+            }
+            (false, Encoding::Tagged(tci)) => self.push_tag(tci),
+            (true, Encoding::Tagged(tci)) => {
+                let at = self.start + field::TCI.start;
+                self.buf[at..at + 2].copy_from_slice(&tci.0.to_be_bytes());
+                true
+            }
+        }
+    }
+
+    /// Writes `src` (a frame that carries a tag if `tagged`; every buffer of
+    /// it, gathered) into this buffer in encoding `enc`, keeping the current
+    /// data start, and takes its offload metadata (offsets moved with the
+    /// tag). Returns `false`, writing nothing, if the result does not fit.
+    #[inline]
+    pub fn copy_encoded(&mut self, src: &Frame<'_>, tagged: bool, enc: Encoding) -> bool {
+        let head = src.data();
+        let delta = enc.len_delta(tagged);
+        let out_len = src.len() as isize + delta;
+        let s = self.start;
+        if head.len() < ADDRS_LEN || out_len < 0 || s + out_len as usize > self.buf.len() {
+            return false;
+        }
+        let body = if tagged {
+            ADDRS_LEN + TAG_LEN
+        } else {
+            ADDRS_LEN
+        };
+        if head.len() < body {
+            return false;
+        }
+        let dst = &mut self.buf[s..s + out_len as usize];
+        dst[..ADDRS_LEN].copy_from_slice(&head[..ADDRS_LEN]);
+        let mut at = match enc {
+            Encoding::Untagged => ADDRS_LEN,
+            Encoding::Tagged(tci) => {
+                write_tag(&mut dst[ADDRS_LEN..ADDRS_LEN + TAG_LEN], tci);
+                ADDRS_LEN + TAG_LEN
+            }
+        };
+        for part in core::iter::once(&head[body..]).chain(src.frags.iter().copied()) {
+            dst[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        self.len = out_len as usize;
+        self.frags = &[];
+        self.frags_len = 0;
+        self.offload = src.offload;
+        self.offload.shift(delta);
+        true
+    }
+}
+
+/// Writes an 802.1Q tag (TPID and TCI) into `out` (4 bytes).
+#[inline]
+fn write_tag(out: &mut [u8], tci: Tci) {
+    out[..2].copy_from_slice(&TPID_8021Q.to_be_bytes());
+    out[2..4].copy_from_slice(&tci.0.to_be_bytes());
+}
+
+/// Where the pipeline gets buffers for copies in a second encoding: spare
+/// `j` is asked for only when the `j`-th copy of a batch is needed, so a
+/// batch that copies nothing reserves nothing.
+pub trait Spares<'b> {
+    /// The `j`-th spare of this batch (`j` = 0, 1, 2, ... in order), empty
+    /// with headroom; `None` when no more can be had.
+    fn spare(&mut self, j: usize) -> Option<&mut Frame<'b>>;
+
+    /// Spare `j` as written, if it was handed out.
+    fn written(&self, j: usize) -> Option<&Frame<'b>>;
+}
+
+impl<'b> Spares<'b> for [Frame<'b>] {
+    #[inline]
+    fn spare(&mut self, j: usize) -> Option<&mut Frame<'b>> {
+        self.get_mut(j)
+    }
+
+    #[inline]
+    fn written(&self, j: usize) -> Option<&Frame<'b>> {
+        self.get(j)
+    }
+}
+
+/// Spares carved on demand from a region of `chunk`-byte buffers, data
+/// starting at `headroom` (the in-memory port and the benchmarks use it;
+/// AF_XDP ports hand out UMEM chunks instead).
+pub struct SparePool<'b> {
+    chunks: core::slice::ChunksMut<'b, u8>,
+    frames: arrayvec::ArrayVec<Frame<'b>, { crate::limits::BATCH_SIZE }>,
+    headroom: usize,
+}
+
+impl<'b> SparePool<'b> {
+    /// Spares from `mem`, one per `chunk` bytes.
+    pub fn new(mem: &'b mut [u8], chunk: usize, headroom: usize) -> SparePool<'b> {
+        SparePool {
+            chunks: mem.chunks_mut(chunk),
+            frames: arrayvec::ArrayVec::new(),
+            headroom,
+        }
+    }
+
+    /// Spares handed out so far.
+    pub fn frames(&self) -> &[Frame<'b>] {
+        &self.frames
+    }
+}
+
+impl<'b> Spares<'b> for SparePool<'b> {
+    #[inline]
+    fn spare(&mut self, j: usize) -> Option<&mut Frame<'b>> {
+        while self.frames.len() <= j {
+            let chunk = self.chunks.next()?;
+            let frame = Frame::new(chunk, self.headroom, 0)?;
+            self.frames.try_push(frame).ok()?;
+        }
+        self.frames.get_mut(j)
+    }
+
+    #[inline]
+    fn written(&self, j: usize) -> Option<&Frame<'b>> {
+        self.frames.get(j)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UNTAGGED: [u8; 16] = [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 0x08, 0x00, 0xaa, 0xbb];
+    const TAGGED: [u8; 20] = [
+        1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 0x81, 0x00, 0xa0, 0x0a, 0x08, 0x00, 0xaa, 0xbb,
+    ];
+
+    /// A source frame over its own copy of `data`.
+    fn src(data: &[u8]) -> Frame<'static> {
+        let buf: &'static mut [u8] = Box::leak(data.to_vec().into_boxed_slice());
+        let len = buf.len();
+        Frame::new(buf, 0, len).unwrap()
+    }
+
+    fn framed(data: &[u8], headroom: usize, buf: &mut Vec<u8>) -> (usize, usize) {
+        buf.clear();
+        buf.resize(headroom, 0xee);
+        buf.extend_from_slice(data);
+        buf.resize(headroom + data.len() + 8, 0xee);
+        (headroom, data.len())
+    }
+
+    #[test]
+    fn push_then_pop_is_identity() {
+        let mut buf = Vec::new();
+        let (s, l) = framed(&UNTAGGED, 8, &mut buf);
+        let mut f = Frame::new(&mut buf, s, l).unwrap();
+        assert!(f.encode(false, Encoding::Tagged(Tci::new(5, false, 10))));
+        assert_eq!(f.data(), &TAGGED);
+        assert_eq!(f.start(), 4);
+        assert!(f.encode(true, Encoding::Untagged));
+        assert_eq!(f.data(), &UNTAGGED);
+        assert_eq!(f.start(), 8);
+    }
+
+    #[test]
+    fn push_needs_headroom() {
+        let mut buf = Vec::new();
+        let (s, l) = framed(&UNTAGGED, 3, &mut buf);
+        let mut f = Frame::new(&mut buf, s, l).unwrap();
+        assert!(!f.encode(false, Encoding::Tagged(Tci(10))));
+        assert_eq!(f.data(), &UNTAGGED);
+    }
+
+    #[test]
+    fn retag_rewrites_tci_only() {
+        let mut buf = Vec::new();
+        let (s, l) = framed(&TAGGED, 0, &mut buf);
+        let mut f = Frame::new(&mut buf, s, l).unwrap();
+        assert!(f.encode(true, Encoding::Tagged(Tci::new(5, false, 20))));
+        assert_eq!(&f.data()[12..16], &[0x81, 0x00, 0xa0, 0x14]);
+        assert_eq!(f.len(), TAGGED.len());
+    }
+
+    #[test]
+    fn copies_in_every_encoding() {
+        let mut buf = vec![0u8; 64];
+        let mut f = Frame::new(&mut buf, 4, 0).unwrap();
+        assert!(f.copy_encoded(&src(&TAGGED), true, Encoding::Untagged));
+        assert_eq!(f.data(), &UNTAGGED);
+        assert!(f.copy_encoded(
+            &src(&UNTAGGED),
+            false,
+            Encoding::Tagged(Tci::new(5, false, 10))
+        ));
+        assert_eq!(f.data(), &TAGGED);
+        assert!(f.copy_encoded(&src(&UNTAGGED), false, Encoding::Untagged));
+        assert_eq!(f.data(), &UNTAGGED);
+        let mut small = [0u8; 18];
+        let mut g = Frame::new(&mut small, 0, 0).unwrap();
+        assert!(!g.copy_encoded(&src(&UNTAGGED), false, Encoding::Tagged(Tci(1))));
+        assert!(Frame::new(&mut small, 10, 9).is_none());
+    }
+
+    #[test]
+    fn offload_offsets_follow_the_tag() {
+        use crate::offload::{Gso, GsoKind, Offload, PartialCsum};
+        let off = Offload {
+            csum: Some(PartialCsum {
+                start: 34,
+                offset: 16,
+            }),
+            csum_valid: false,
+            gso: Some(Gso {
+                kind: GsoKind::TcpV4,
+                size: 1448,
+                hdr_len: 66,
+                ecn: false,
+            }),
+        };
+        let mut buf = Vec::new();
+        let (s, l) = framed(&UNTAGGED, 8, &mut buf);
+        let mut f = Frame::new(&mut buf, s, l).unwrap().with_offload(off);
+        assert!(f.encode(false, Encoding::Tagged(Tci(10))));
+        assert_eq!(f.offload().csum.unwrap().start, 38);
+        assert_eq!(f.offload().gso.unwrap().hdr_len, 70);
+        assert!(f.encode(true, Encoding::Untagged));
+        assert_eq!(*f.offload(), off);
+        let mut spare = vec![0u8; 64];
+        let mut g = Frame::new(&mut spare, 4, 0).unwrap();
+        assert!(g.copy_encoded(&f, false, Encoding::Tagged(Tci(10))));
+        assert_eq!(g.offload().csum.unwrap().start, 38);
+    }
+
+    #[test]
+    fn a_frame_over_several_buffers() {
+        let tail: &'static [u8] = &[0xcc; 10];
+        let frags: &'static [&'static [u8]] = Box::leak(Box::new([tail, tail]));
+        let mut buf = Vec::new();
+        let (s, l) = framed(&UNTAGGED, 8, &mut buf);
+        let mut f = Frame::new(&mut buf, s, l).unwrap().with_frags(frags);
+        assert_eq!(f.len(), UNTAGGED.len() + 20);
+        assert_eq!(f.head_len(), UNTAGGED.len());
+        // A push rewrites only the first buffer.
+        assert!(f.encode(false, Encoding::Tagged(Tci(7))));
+        assert_eq!(f.len(), UNTAGGED.len() + 24);
+        // A copy gathers every buffer into one.
+        let mut spare = vec![0u8; 64];
+        let mut g = Frame::new(&mut spare, 0, 0).unwrap();
+        assert!(g.copy_encoded(&f, true, Encoding::Untagged));
+        assert_eq!(g.len(), UNTAGGED.len() + 20);
+        assert_eq!(&g.data()[..UNTAGGED.len()], &UNTAGGED);
+        assert!(g.data()[UNTAGGED.len()..].iter().all(|&b| b == 0xcc));
+        assert!(g.frags().is_empty());
+        let mut small = vec![0u8; 30];
+        let mut h = Frame::new(&mut small, 0, 0).unwrap();
+        assert!(!h.copy_encoded(&f, true, Encoding::Untagged));
+    }
+}

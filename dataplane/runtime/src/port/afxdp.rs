@@ -1,0 +1,147 @@
+//! A switch port on a kernel interface: one AF_XDP socket per receive
+//! queue (so no flow lands on a queue nobody reads and slips past the
+//! switch into the host stack), all on the owning worker's UMEM.
+
+use std::io;
+
+use super::xsk::{
+    Socket, SocketConfig, SocketError, Umem, XdpAttach, XdpBind, XskStats, MAX_CHUNK_FRAME_LEN,
+};
+use crate::limits::VLAN_TAG_LEN;
+use crate::wire::HEADER_LEN;
+use crate::PortId;
+
+/// What a worker needs to open a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    /// The port's id in the switch.
+    pub id: PortId,
+    /// Kernel interface name.
+    pub iface: String,
+}
+
+/// What a port really got from the kernel, for logs and `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortStatus {
+    /// The port's id.
+    pub id: PortId,
+    /// Kernel interface.
+    pub iface: String,
+    /// Receive queues bound (one socket each).
+    pub queues: u32,
+    /// Native or generic XDP.
+    pub attach: XdpAttach,
+    /// Copy or zero-copy.
+    pub bind: XdpBind,
+    /// The interface MTU when opened.
+    pub mtu: u32,
+    /// Largest frame the port transmits: MTU + Ethernet header + one
+    /// 802.1Q tag, capped by the UMEM chunk.
+    pub max_frame_len: usize,
+    /// Worker that owns it.
+    pub worker: usize,
+}
+
+/// Errors opening a port.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// The interface does not exist or cannot be read.
+    #[error("interface {iface}: {source}")]
+    Interface {
+        /// Interface name.
+        iface: String,
+        /// Underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A socket could not be bound.
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+}
+
+/// An open port: its sockets and what they got.
+#[derive(Debug)]
+pub struct AfXdpPort {
+    /// Sockets, one per receive queue.
+    pub sockets: Vec<Socket>,
+    /// What was obtained.
+    pub status: PortStatus,
+    /// Round-robin cursor over sockets for transmit.
+    tx_next: usize,
+}
+
+fn sysfs(iface: &str, leaf: &str) -> io::Result<String> {
+    std::fs::read_to_string(format!("/sys/class/net/{iface}/{leaf}")).map(|s| s.trim().to_string())
+}
+
+/// Number of receive queues of `iface` (from sysfs).
+pub fn rx_queues(iface: &str) -> io::Result<u32> {
+    let n = std::fs::read_dir(format!("/sys/class/net/{iface}/queues"))?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("rx-"))
+        .count();
+    Ok(n.max(1) as u32)
+}
+
+impl AfXdpPort {
+    /// Opens every receive queue of `spec.iface` on `umem`.
+    pub fn open(
+        spec: &PortSpec,
+        umem: &Umem,
+        cfg: SocketConfig,
+        worker: usize,
+    ) -> Result<AfXdpPort, PortError> {
+        let ioerr = |source| PortError::Interface {
+            iface: spec.iface.clone(),
+            source,
+        };
+        let mtu: u32 = sysfs(&spec.iface, "mtu")
+            .map_err(ioerr)?
+            .parse()
+            .map_err(|_| ioerr(io::Error::other("unreadable MTU")))?;
+        let queues = rx_queues(&spec.iface).map_err(ioerr)?;
+        let mut sockets = Vec::with_capacity(queues as usize);
+        for q in 0..queues {
+            sockets.push(Socket::new(umem, &spec.iface, q, cfg)?);
+        }
+        let first = &sockets[0];
+        let status = PortStatus {
+            id: spec.id,
+            iface: spec.iface.clone(),
+            queues,
+            attach: first.attach(),
+            bind: first.bind(),
+            mtu,
+            max_frame_len: (mtu as usize + HEADER_LEN + VLAN_TAG_LEN).min(MAX_CHUNK_FRAME_LEN),
+            worker,
+        };
+        tracing::debug!(
+            port = %spec.id, iface = %spec.iface, queues, xdp = %status.attach, mode = %status.bind, mtu,
+            "port open"
+        );
+        Ok(AfXdpPort {
+            sockets,
+            status,
+            tx_next: 0,
+        })
+    }
+
+    /// The socket to transmit on next (round robin over queues).
+    #[inline]
+    pub fn tx_socket(&mut self) -> &mut Socket {
+        let i = self.tx_next % self.sockets.len();
+        self.tx_next = self.tx_next.wrapping_add(1);
+        &mut self.sockets[i]
+    }
+
+    /// Sum of the kernel counters of all sockets.
+    pub fn kernel_stats(&self) -> XskStats {
+        let mut t = XskStats::default();
+        for s in &self.sockets {
+            if let Ok(st) = s.statistics() {
+                t.add(&st);
+            }
+        }
+        t
+    }
+}

@@ -1,0 +1,1073 @@
+//! The one place that touches AF_XDP: a UMEM and its sockets, over
+//! libxdp (through `libxdp-sys`). Everything unsafe about rings and frame
+//! memory is fenced in here; the rest of the engine sees UMEM offsets,
+//! lengths and `&mut [u8]` chunks handed out under an ownership rule.
+//!
+//! Why libxdp-sys and not the xsk-rs wrapper: xsk-rs keeps a descriptor's
+//! address private, so a frame can only be sent from where it was
+//! received. Pushing an 802.1Q tag into the headroom needs "send from
+//! address − 4", and sending one frame to several ports needs the same
+//! address on several rings; both are plain descriptor writes here.
+//!
+//! Ownership rule for frame memory: a chunk belongs either to the kernel
+//! (between a fill-ring or tx-ring submit and the matching rx or
+//! completion-ring read) or to exactly one owner in userspace (a worker's
+//! free list, a batch, a hand-off ring). Only the owner may form a slice
+//! over it, and only one slice at a time.
+//!
+//! Rings follow reserve → write → commit (and peek → read → release) with
+//! `#[must_use]` guards, so a reserved slot cannot be forgotten.
+
+#![allow(unsafe_code)]
+
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::CString;
+use std::io;
+use std::os::fd::RawFd;
+use std::ptr::{self, NonNull};
+use std::rc::Rc;
+
+use libxdp_sys as sys;
+
+/// Bytes per UMEM chunk (one frame buffer). 4096 is one page and the
+/// largest chunk that native XDP on veth accepts (its peer MTU caps at
+/// 3506 with one).
+pub const FRAME_SIZE: usize = 4096;
+
+/// Bytes reserved in front of received data: the kernel's
+/// `XDP_PACKET_HEADROOM`. The engine needs 4 per pushed 802.1Q tag.
+pub const HEADROOM: usize = 256;
+
+/// Largest frame (without FCS) a chunk holds after its headroom.
+pub const MAX_CHUNK_FRAME_LEN: usize = FRAME_SIZE - HEADROOM;
+
+/// `XDP_FLAGS_*` from linux/if_link.h (not in the bindings).
+const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+
+/// Where the XDP program that feeds a socket runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpAttach {
+    /// In the driver (native XDP).
+    Native,
+    /// In the generic network stack path (SKB mode).
+    Generic,
+}
+
+/// How frames move between the NIC and the UMEM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpBind {
+    /// The kernel copies frames in and out of the UMEM.
+    Copy,
+    /// The NIC DMAs straight into the UMEM.
+    ZeroCopy,
+}
+
+impl std::fmt::Display for XdpAttach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            XdpAttach::Native => "native",
+            XdpAttach::Generic => "generic",
+        })
+    }
+}
+
+impl std::fmt::Display for XdpBind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            XdpBind::Copy => "copy",
+            XdpBind::ZeroCopy => "zero-copy",
+        })
+    }
+}
+
+/// Kernel counters of one socket (`XDP_STATISTICS`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct XskStats {
+    /// Frames dropped for reasons other than a full ring or empty fill ring.
+    pub rx_dropped: u64,
+    /// Invalid descriptors on the rx side.
+    pub rx_invalid_descs: u64,
+    /// Invalid descriptors on the tx side.
+    pub tx_invalid_descs: u64,
+    /// Frames dropped because the rx ring was full.
+    pub rx_ring_full: u64,
+    /// Times the fill ring was empty when a frame arrived.
+    pub rx_fill_ring_empty_descs: u64,
+    /// Times the tx ring was empty when the kernel looked.
+    pub tx_ring_empty_descs: u64,
+}
+
+impl XskStats {
+    /// Field-wise sum.
+    pub fn add(&mut self, o: &XskStats) {
+        self.rx_dropped += o.rx_dropped;
+        self.rx_invalid_descs += o.rx_invalid_descs;
+        self.tx_invalid_descs += o.tx_invalid_descs;
+        self.rx_ring_full += o.rx_ring_full;
+        self.rx_fill_ring_empty_descs += o.rx_fill_ring_empty_descs;
+        self.tx_ring_empty_descs += o.tx_ring_empty_descs;
+    }
+}
+
+fn neg_errno(rc: i32) -> io::Error {
+    io::Error::from_raw_os_error(-rc)
+}
+
+/// The memory behind a UMEM: `frames` chunks of [`FRAME_SIZE`] bytes in
+/// one anonymous mapping. It is separate from the kernel registration
+/// ([`Umem`]) because it must outlive it: other workers write hand-off
+/// frames into it, so it stays mapped until every worker is gone, and a
+/// worker that rebuilds its UMEM registers the same memory again.
+pub struct UmemArea {
+    ptr: NonNull<u8>,
+    len: usize,
+    frames: u32,
+}
+
+// SAFETY: the mapping is plain memory; who may touch which chunk is
+// governed by the ownership rule in the module docs, not by threads.
+unsafe impl Send for UmemArea {}
+// SAFETY: as above.
+unsafe impl Sync for UmemArea {}
+
+impl std::fmt::Debug for UmemArea {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UmemArea")
+            .field("frames", &self.frames)
+            .finish()
+    }
+}
+
+impl UmemArea {
+    /// Maps `frames` chunks (lazily backed: pages are touched on use).
+    pub fn new(frames: u32) -> io::Result<UmemArea> {
+        let len = frames as usize * FRAME_SIZE;
+        // SAFETY: anonymous private mapping; no file, no aliasing.
+        let ptr = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr =
+            NonNull::new(ptr as *mut u8).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(UmemArea { ptr, len, frames })
+    }
+
+    /// Number of chunks.
+    pub fn frames(&self) -> u32 {
+        self.frames
+    }
+
+    /// Copies `data` into the chunk at `base`, starting `start` bytes in.
+    /// Returns `false` (writing nothing) if it would not fit.
+    ///
+    /// # Safety
+    /// The caller must own the chunk (see the module docs): e.g. it was
+    /// handed over through a queue by the worker whose area this is.
+    pub unsafe fn write(&self, base: u64, start: usize, data: &[u8]) -> bool {
+        let (base, end) = (base as usize, start + data.len());
+        if base % FRAME_SIZE != 0 || base >= self.len || end > FRAME_SIZE {
+            return false;
+        }
+        debug_assert!(base + end <= self.len);
+        // SAFETY: bounds checked above; exclusive by the caller's contract.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.ptr.as_ptr().add(base + start),
+                data.len(),
+            );
+        }
+        true
+    }
+}
+
+impl Drop for UmemArea {
+    fn drop(&mut self) {
+        // SAFETY: unmapping what `new` mapped; no UMEM, socket or writer
+        // refers to it any more (they all hold an Arc to it).
+        unsafe { libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.len) };
+    }
+}
+
+/// A UMEM: an [`UmemArea`] registered with the kernel. Its first socket
+/// uses the fill and completion rings created with it. Sockets share
+/// ownership of it, so it is deleted only after the last of them (libxdp
+/// refuses otherwise).
+pub struct Umem {
+    inner: Rc<UmemInner>,
+}
+
+struct UmemInner {
+    area: std::sync::Arc<UmemArea>,
+    raw: NonNull<sys::xsk_umem>,
+    // libxdp keeps pointers to these: boxed so they never move.
+    first_fill: Box<UnsafeCell<sys::xsk_ring_prod>>,
+    first_comp: Box<UnsafeCell<sys::xsk_ring_cons>>,
+    first_taken: Cell<bool>,
+}
+
+impl std::fmt::Debug for Umem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Umem")
+            .field("frames", &self.inner.area.frames)
+            .field("sockets", &(Rc::strong_count(&self.inner) - 1))
+            .finish()
+    }
+}
+
+impl Umem {
+    /// Registers `area` as a UMEM; fill and completion rings of the first
+    /// socket get `ring_size` entries.
+    pub fn new(area: std::sync::Arc<UmemArea>, ring_size: u32) -> io::Result<Umem> {
+        // SAFETY: plain-old-data ring structs; libxdp fills them in.
+        let first_fill = Box::new(UnsafeCell::new(unsafe { std::mem::zeroed() }));
+        // SAFETY: as above.
+        let first_comp = Box::new(UnsafeCell::new(unsafe { std::mem::zeroed() }));
+        let cfg = sys::xsk_umem_config {
+            fill_size: ring_size,
+            comp_size: ring_size,
+            frame_size: FRAME_SIZE as u32,
+            frame_headroom: 0,
+            flags: 0,
+        };
+        let mut raw: *mut sys::xsk_umem = ptr::null_mut();
+        // SAFETY: the area is a live, page-aligned mapping of `len` bytes
+        // that outlives the umem (UmemInner holds an Arc to it); the ring
+        // structs are boxed inside the UmemInner that owns the umem, so
+        // they outlive it and never move.
+        let rc = unsafe {
+            sys::xsk_umem__create(
+                &mut raw,
+                area.ptr.as_ptr() as *mut libc::c_void,
+                area.len as u64,
+                first_fill.get(),
+                first_comp.get(),
+                &cfg,
+            )
+        };
+        if rc != 0 {
+            return Err(neg_errno(rc));
+        }
+        let raw =
+            NonNull::new(raw).ok_or_else(|| io::Error::other("xsk_umem__create returned null"))?;
+        Ok(Umem {
+            inner: Rc::new(UmemInner {
+                area,
+                raw,
+                first_fill,
+                first_comp,
+                first_taken: Cell::new(false),
+            }),
+        })
+    }
+
+    /// Number of chunks.
+    pub fn frames(&self) -> u32 {
+        self.inner.area.frames
+    }
+
+    /// Base address (UMEM offset) of chunk `i`.
+    #[inline]
+    pub fn chunk_base(i: u32) -> u64 {
+        i as u64 * FRAME_SIZE as u64
+    }
+
+    /// The chunk containing UMEM offset `addr`, as its index.
+    #[inline]
+    pub fn chunk_index(addr: u64) -> u32 {
+        (addr / FRAME_SIZE as u64) as u32
+    }
+
+    /// The whole chunk at UMEM offset `base` (chunk aligned).
+    ///
+    /// # Safety
+    /// The caller must own the chunk (see the module docs) and hold no
+    /// other slice over it while this one lives; the slice must not
+    /// outlive the UMEM.
+    #[inline]
+    pub unsafe fn chunk_mut<'a>(&self, base: u64) -> &'a mut [u8] {
+        let area = &self.inner.area;
+        debug_assert!(base % FRAME_SIZE as u64 == 0 && (base as usize) < area.len);
+        // SAFETY: in bounds (asserted above and guaranteed by callers that
+        // only pass bases of this UMEM); exclusive by the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(area.ptr.as_ptr().add(base as usize), FRAME_SIZE) }
+    }
+}
+
+impl Drop for UmemInner {
+    fn drop(&mut self) {
+        // SAFETY: the last Rc is gone, so no socket refers to the umem.
+        // The memory stays mapped: the area is shared.
+        let rc = unsafe { sys::xsk_umem__delete(self.raw.as_ptr()) };
+        if rc != 0 {
+            tracing::error!(error = %neg_errno(rc), "xsk_umem__delete failed");
+        }
+    }
+}
+
+/// What to try when binding a socket.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketConfig {
+    /// Entries of the rx, tx (and, for a queue's first socket, fill and
+    /// completion) rings.
+    pub ring_size: u32,
+    /// Try native XDP before generic.
+    pub prefer_native: bool,
+    /// Try zero-copy before copy (only the UMEM's first socket chooses).
+    pub prefer_zero_copy: bool,
+}
+
+/// One AF_XDP socket bound to (interface, queue), sharing its worker's
+/// UMEM.
+pub struct Socket {
+    raw: NonNull<sys::xsk_socket>,
+    // Keeps the UMEM alive until this socket is deleted (never read).
+    _umem: Rc<UmemInner>,
+    rx: Box<sys::xsk_ring_cons>,
+    tx: Box<sys::xsk_ring_prod>,
+    fill: RingRef<sys::xsk_ring_prod>,
+    comp: RingRef<sys::xsk_ring_cons>,
+    fd: RawFd,
+    attach: XdpAttach,
+    bind: XdpBind,
+    /// Frames in the fill ring (ours until the kernel hands them back).
+    pub in_fill: u32,
+    /// Frames submitted to tx and not completed yet.
+    pub in_tx: u32,
+}
+
+enum RingRef<T> {
+    /// The UMEM's first rings (owned by the UMEM, which the socket keeps
+    /// alive).
+    Umem(*mut T),
+    /// This socket's own (boxed so libxdp's pointer stays valid).
+    Own(Box<T>),
+}
+
+impl<T> RingRef<T> {
+    fn ptr(&mut self) -> *mut T {
+        match self {
+            RingRef::Umem(p) => *p,
+            RingRef::Own(b) => &mut **b,
+        }
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("fd", &self.fd)
+            .field("attach", &self.attach)
+            .field("bind", &self.bind)
+            .finish()
+    }
+}
+
+/// Why a socket could not be created.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open AF_XDP socket on {iface} queue {queue}: {source}")]
+pub struct SocketError {
+    /// Interface name.
+    pub iface: String,
+    /// Queue index.
+    pub queue: u32,
+    /// The last error seen.
+    #[source]
+    pub source: io::Error,
+}
+
+impl Socket {
+    /// Creates a socket on `iface` queue `queue` sharing `umem`, trying
+    /// native then generic XDP and (for the UMEM's first socket) zero-copy
+    /// then copy, as `cfg` allows. Retries `EBUSY` a few times: a queue
+    /// freed a moment ago may not be released yet.
+    pub fn new(
+        umem: &Umem,
+        iface: &str,
+        queue: u32,
+        cfg: SocketConfig,
+    ) -> Result<Socket, SocketError> {
+        let err = |source| SocketError {
+            iface: iface.to_string(),
+            queue,
+            source,
+        };
+        let name =
+            CString::new(iface).map_err(|_| err(io::Error::from(io::ErrorKind::InvalidInput)))?;
+        let attaches: &[XdpAttach] = if cfg.prefer_native {
+            &[XdpAttach::Native, XdpAttach::Generic]
+        } else {
+            &[XdpAttach::Generic]
+        };
+        let first = !umem.inner.first_taken.get();
+        let binds: &[XdpBind] = match (first, cfg.prefer_zero_copy) {
+            (true, true) => &[XdpBind::ZeroCopy, XdpBind::Copy],
+            // A shared socket inherits the UMEM's mode; no flag allowed.
+            _ => &[XdpBind::Copy],
+        };
+        let mut last = io::Error::other("no mode tried");
+        for &attach in attaches {
+            for &bind in binds {
+                for attempt in 0..8 {
+                    match Self::try_create(umem, &name, queue, cfg, attach, bind, first) {
+                        Ok(s) => return Ok(s),
+                        Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 7 => {
+                            std::thread::sleep(std::time::Duration::from_millis(5 << attempt));
+                            last = e;
+                        }
+                        Err(e) => {
+                            tracing::debug!(iface, queue, %attach, %bind, error = %e, "bind attempt failed");
+                            last = e;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Err(err(last))
+    }
+
+    fn try_create(
+        umem: &Umem,
+        name: &CString,
+        queue: u32,
+        cfg: SocketConfig,
+        attach: XdpAttach,
+        bind: XdpBind,
+        first: bool,
+    ) -> io::Result<Socket> {
+        // SAFETY: zeroed POD ring structs, filled in by libxdp.
+        let mut rx: Box<sys::xsk_ring_cons> = Box::new(unsafe { std::mem::zeroed() });
+        // SAFETY: as above.
+        let mut tx: Box<sys::xsk_ring_prod> = Box::new(unsafe { std::mem::zeroed() });
+        let (mut fill, mut comp) = if first {
+            (
+                RingRef::Umem(umem.inner.first_fill.get()),
+                RingRef::Umem(umem.inner.first_comp.get()),
+            )
+        } else {
+            (
+                // SAFETY: as above.
+                RingRef::Own(Box::new(unsafe { std::mem::zeroed() })),
+                // SAFETY: as above.
+                RingRef::Own(Box::new(unsafe { std::mem::zeroed() })),
+            )
+        };
+        let xdp_flags = match attach {
+            XdpAttach::Native => XDP_FLAGS_DRV_MODE,
+            XdpAttach::Generic => XDP_FLAGS_SKB_MODE,
+        };
+        let mut bind_flags = sys::XDP_USE_NEED_WAKEUP as u16;
+        if first {
+            bind_flags |= match bind {
+                XdpBind::Copy => sys::XDP_COPY as u16,
+                XdpBind::ZeroCopy => sys::XDP_ZEROCOPY as u16,
+            };
+        }
+        let sock_cfg = sys::xsk_socket_config {
+            rx_size: cfg.ring_size,
+            tx_size: cfg.ring_size,
+            __bindgen_anon_1: sys::xsk_socket_config__bindgen_ty_1 { libxdp_flags: 0 },
+            xdp_flags,
+            bind_flags,
+        };
+        let mut raw: *mut sys::xsk_socket = ptr::null_mut();
+        // SAFETY: every ring pointer is to a boxed struct that outlives the
+        // socket (owned by it or by the umem, which outlives it); `name` is
+        // a valid C string; umem.raw is live.
+        let rc = unsafe {
+            sys::xsk_socket__create_shared(
+                &mut raw,
+                name.as_ptr(),
+                queue,
+                umem.inner.raw.as_ptr(),
+                &mut *rx,
+                &mut *tx,
+                fill.ptr(),
+                comp.ptr(),
+                &sock_cfg,
+            )
+        };
+        if rc != 0 {
+            return Err(neg_errno(rc));
+        }
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| io::Error::other("xsk_socket__create_shared returned null"))?;
+        // SAFETY: raw is a live socket.
+        let fd = unsafe { sys::xsk_socket__fd(raw.as_ptr()) };
+        let bind = if first {
+            bind
+        } else {
+            // Inherited from the first socket: ask the kernel.
+            query_bind(fd).unwrap_or(XdpBind::Copy)
+        };
+        if first {
+            umem.inner.first_taken.set(true);
+        }
+        Ok(Socket {
+            raw,
+            _umem: Rc::clone(&umem.inner),
+            rx,
+            tx,
+            fill,
+            comp,
+            fd,
+            attach,
+            bind,
+            in_fill: 0,
+            in_tx: 0,
+        })
+    }
+
+    /// The socket's file descriptor (for poll).
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Where its XDP program runs.
+    pub fn attach(&self) -> XdpAttach {
+        self.attach
+    }
+
+    /// How its frames are moved.
+    pub fn bind(&self) -> XdpBind {
+        self.bind
+    }
+
+    /// Free slots in the fill ring.
+    #[inline]
+    pub fn fill_free(&mut self) -> u32 {
+        // SAFETY: ring initialized by libxdp at creation.
+        unsafe { sys::xsk_prod_nb_free(self.fill.ptr(), u32::MAX) }
+    }
+
+    /// Reserves up to `n` fill-ring slots.
+    #[inline]
+    pub fn fill_reserve(&mut self, n: u32) -> Produce<'_, FillSlot> {
+        let ring = self.fill.ptr();
+        produce(ring, n, &mut self.in_fill)
+    }
+
+    /// Reserves up to `n` tx-ring slots.
+    #[inline]
+    pub fn tx_reserve(&mut self, n: u32) -> Produce<'_, TxSlot> {
+        let ring: *mut sys::xsk_ring_prod = &mut *self.tx;
+        produce(ring, n, &mut self.in_tx)
+    }
+
+    /// Peeks up to `n` received descriptors.
+    #[inline]
+    pub fn rx_peek(&mut self, n: u32) -> Consume<'_, RxSlot> {
+        let ring: *mut sys::xsk_ring_cons = &mut *self.rx;
+        let mut idx = 0;
+        // SAFETY: ring initialized at creation; idx out-param.
+        let got = unsafe { sys::xsk_ring_cons__peek(ring, n, &mut idx) };
+        Consume::new(ring, idx, got, &mut self.in_fill)
+    }
+
+    /// Peeks up to `n` completed tx addresses.
+    #[inline]
+    pub fn comp_peek(&mut self, n: u32) -> Consume<'_, CompSlot> {
+        let ring = self.comp.ptr();
+        let mut idx = 0;
+        // SAFETY: ring initialized at creation; idx out-param.
+        let got = unsafe { sys::xsk_ring_cons__peek(ring, n, &mut idx) };
+        Consume::new(ring, idx, got, &mut self.in_tx)
+    }
+
+    /// Whether the kernel needs a `sendto` to process the tx ring.
+    #[inline]
+    pub fn tx_needs_wakeup(&mut self) -> bool {
+        let ring: *mut sys::xsk_ring_prod = &mut *self.tx;
+        // SAFETY: ring initialized at creation.
+        unsafe { sys::xsk_ring_prod__needs_wakeup(ring) != 0 }
+    }
+
+    /// Whether the kernel needs a wakeup to look at the fill ring.
+    #[inline]
+    pub fn fill_needs_wakeup(&mut self) -> bool {
+        let ring = self.fill.ptr();
+        // SAFETY: ring initialized at creation.
+        unsafe { sys::xsk_ring_prod__needs_wakeup(ring) != 0 }
+    }
+
+    /// Entries still waiting in the tx ring for the kernel.
+    #[inline]
+    pub fn tx_pending(&self) -> u32 {
+        // SAFETY: producer/consumer point into the live mapped ring.
+        unsafe {
+            let prod = ptr::read_volatile(self.tx.producer);
+            let cons = ptr::read_volatile(self.tx.consumer);
+            prod.wrapping_sub(cons)
+        }
+    }
+
+    /// Asks the kernel to transmit what is in the tx ring (copy mode sends
+    /// only inside this call). Errors that mean "try again" are ignored.
+    pub fn kick_tx(&self) -> io::Result<()> {
+        // SAFETY: plain syscall on our fd with no buffer.
+        let rc =
+            unsafe { libc::sendto(self.fd, ptr::null(), 0, libc::MSG_DONTWAIT, ptr::null(), 0) };
+        if rc >= 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EAGAIN | libc::EBUSY | libc::ENOBUFS | libc::ENETDOWN) => Ok(()),
+            _ => Err(e),
+        }
+    }
+
+    /// Wakes the kernel to refill from the fill ring.
+    pub fn kick_rx(&self) {
+        // SAFETY: plain syscall on our fd with no buffer.
+        unsafe {
+            libc::recvfrom(
+                self.fd,
+                ptr::null_mut(),
+                0,
+                libc::MSG_DONTWAIT,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            );
+        }
+    }
+
+    /// The kernel's counters for this socket.
+    pub fn statistics(&self) -> io::Result<XskStats> {
+        // SAFETY: zeroed POD, filled by getsockopt.
+        let mut st: sys::xdp_statistics = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<sys::xdp_statistics>() as libc::socklen_t;
+        // SAFETY: valid fd, out-buffer of the declared size.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd,
+                libc::SOL_XDP,
+                sys::XDP_STATISTICS as i32,
+                &mut st as *mut _ as *mut libc::c_void,
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(XskStats {
+            rx_dropped: st.rx_dropped,
+            rx_invalid_descs: st.rx_invalid_descs,
+            tx_invalid_descs: st.tx_invalid_descs,
+            rx_ring_full: st.rx_ring_full,
+            rx_fill_ring_empty_descs: st.rx_fill_ring_empty_descs,
+            tx_ring_empty_descs: st.tx_ring_empty_descs,
+        })
+    }
+
+    /// Chunks this socket's rings still hold: what a caller must take
+    /// back when closing it.
+    pub fn outstanding(&mut self) -> Outstanding {
+        let mut out = Outstanding::default();
+        // SAFETY: reading the live mapped rings between their consumer and
+        // producer indexes; entries there are descriptors we wrote (fill,
+        // tx) or the kernel wrote (rx, comp).
+        unsafe {
+            let fill = self.fill.ptr();
+            let (c, p) = (ptr::read_volatile((*fill).consumer), (*fill).cached_prod);
+            let mut i = c;
+            while i != p {
+                out.fill.push(*sys::xsk_ring_prod__fill_addr(fill, i));
+                i = i.wrapping_add(1);
+            }
+            let rx: *mut sys::xsk_ring_cons = &mut *self.rx;
+            let (c, p) = ((*rx).cached_cons, ptr::read_volatile((*rx).producer));
+            let mut i = c;
+            while i != p {
+                out.received
+                    .push((*sys::xsk_ring_cons__rx_desc(rx, i)).addr);
+                i = i.wrapping_add(1);
+            }
+            let tx: *mut sys::xsk_ring_prod = &mut *self.tx;
+            let (c, p) = (ptr::read_volatile((*tx).consumer), (*tx).cached_prod);
+            let mut i = c;
+            while i != p {
+                out.sent.push((*sys::xsk_ring_prod__tx_desc(tx, i)).addr);
+                i = i.wrapping_add(1);
+            }
+            let comp = self.comp.ptr();
+            let (c, p) = ((*comp).cached_cons, ptr::read_volatile((*comp).producer));
+            let mut i = c;
+            while i != p {
+                out.sent.push(*sys::xsk_ring_cons__comp_addr(comp, i));
+                i = i.wrapping_add(1);
+            }
+        }
+        out
+    }
+}
+
+/// Chunks found in a socket's rings when it closes.
+#[derive(Debug, Default)]
+pub struct Outstanding {
+    /// Given to the fill ring, never used: free chunks.
+    pub fill: Vec<u64>,
+    /// Received but not read: free chunks.
+    pub received: Vec<u64>,
+    /// Submitted for transmit (not sent, or sent and not reaped): one
+    /// transmit reference each.
+    pub sent: Vec<u64>,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // SAFETY: raw is live; after delete libxdp no longer touches our
+        // ring boxes, which drop with us. `self.umem` keeps the UMEM
+        // alive through the call and drops after it.
+        unsafe { sys::xsk_socket__delete(self.raw.as_ptr()) };
+    }
+}
+
+fn query_bind(fd: RawFd) -> Option<XdpBind> {
+    #[repr(C)]
+    struct XdpOptions {
+        flags: u32,
+    }
+    let mut opts = XdpOptions { flags: 0 };
+    let mut len = std::mem::size_of::<XdpOptions>() as libc::socklen_t;
+    // SAFETY: valid fd and out-buffer of the declared size.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_XDP,
+            sys::XDP_OPTIONS as i32,
+            &mut opts as *mut _ as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(if opts.flags & sys::XDP_OPTIONS_ZEROCOPY != 0 {
+        XdpBind::ZeroCopy
+    } else {
+        XdpBind::Copy
+    })
+}
+
+/// A reserved run of producer-ring slots. Write each with `set`, then
+/// `commit` how many were written; dropping without commit is a bug that
+/// debug builds catch.
+#[must_use = "reserved ring slots must be committed"]
+pub struct Produce<'a, S: ProdSlot> {
+    ring: *mut sys::xsk_ring_prod,
+    idx: u32,
+    n: u32,
+    count: &'a mut u32,
+    done: bool,
+    _slot: std::marker::PhantomData<S>,
+}
+
+fn produce<S: ProdSlot>(ring: *mut sys::xsk_ring_prod, n: u32, count: &mut u32) -> Produce<'_, S> {
+    let mut idx = 0;
+    // SAFETY: ring initialized at creation; idx out-param.
+    let got = unsafe { sys::xsk_ring_prod__reserve(ring, n, &mut idx) };
+    Produce {
+        ring,
+        idx,
+        n: got,
+        count,
+        done: false,
+        _slot: std::marker::PhantomData,
+    }
+}
+
+impl<S: ProdSlot> Produce<'_, S> {
+    /// Slots reserved (may be fewer than asked).
+    #[inline]
+    pub fn len(&self) -> u32 {
+        self.n
+    }
+
+    /// No slot was available.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Writes slot `i` (< `len()`).
+    #[inline]
+    pub fn set(&mut self, i: u32, value: S::Value) {
+        assert!(i < self.n, "slot {i} outside the reservation of {}", self.n);
+        // SAFETY: idx + i is inside the reserved (producer-owned) range.
+        unsafe { S::write(self.ring, self.idx.wrapping_add(i), value) }
+    }
+
+    /// Hands the first `n` written slots to the kernel. Slots reserved
+    /// but not committed are given back (libxdp has no cancel for
+    /// producers, so reserve only what will be written).
+    #[inline]
+    pub fn commit(mut self, n: u32) {
+        debug_assert!(n == self.n, "commit all reserved slots");
+        // SAFETY: the first n reserved slots were written.
+        unsafe { sys::xsk_ring_prod__submit(self.ring, n.min(self.n)) };
+        *self.count += n.min(self.n);
+        self.done = true;
+    }
+}
+
+impl<S: ProdSlot> Drop for Produce<'_, S> {
+    fn drop(&mut self) {
+        debug_assert!(
+            self.done || self.n == 0,
+            "ring reservation dropped without commit"
+        );
+    }
+}
+
+/// A peeked run of consumer-ring entries. Read them with `get`, then
+/// `release`.
+#[must_use = "peeked ring entries must be released"]
+pub struct Consume<'a, S: ConsSlot> {
+    ring: *mut sys::xsk_ring_cons,
+    idx: u32,
+    n: u32,
+    count: &'a mut u32,
+    done: bool,
+    _slot: std::marker::PhantomData<S>,
+}
+
+impl<'a, S: ConsSlot> Consume<'a, S> {
+    fn new(ring: *mut sys::xsk_ring_cons, idx: u32, n: u32, count: &'a mut u32) -> Self {
+        Consume {
+            ring,
+            idx,
+            n,
+            count,
+            done: false,
+            _slot: std::marker::PhantomData,
+        }
+    }
+
+    /// Entries available.
+    #[inline]
+    pub fn len(&self) -> u32 {
+        self.n
+    }
+
+    /// Nothing available.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Entry `i` (< `len()`).
+    #[inline]
+    pub fn get(&self, i: u32) -> S::Value {
+        assert!(i < self.n, "entry {i} outside the peek of {}", self.n);
+        // SAFETY: idx + i is inside the peeked (consumer-owned) range.
+        unsafe { S::read(self.ring, self.idx.wrapping_add(i)) }
+    }
+
+    /// Gives every peeked entry back to the kernel.
+    #[inline]
+    pub fn release(mut self) {
+        // SAFETY: releasing exactly what was peeked.
+        unsafe { sys::xsk_ring_cons__release(self.ring, self.n) };
+        *self.count = self.count.saturating_sub(self.n);
+        self.done = true;
+    }
+}
+
+impl<S: ConsSlot> Drop for Consume<'_, S> {
+    fn drop(&mut self) {
+        debug_assert!(
+            self.done || self.n == 0,
+            "ring peek dropped without release"
+        );
+    }
+}
+
+/// A producer-ring entry type.
+pub trait ProdSlot {
+    /// What is written.
+    type Value;
+    /// # Safety
+    /// `idx` must be a reserved slot of `ring`.
+    unsafe fn write(ring: *mut sys::xsk_ring_prod, idx: u32, v: Self::Value);
+}
+
+/// A consumer-ring entry type.
+pub trait ConsSlot {
+    /// What is read.
+    type Value;
+    /// # Safety
+    /// `idx` must be a peeked entry of `ring`.
+    unsafe fn read(ring: *mut sys::xsk_ring_cons, idx: u32) -> Self::Value;
+}
+
+/// Fill ring: a chunk address.
+pub struct FillSlot;
+/// Tx ring: (address, length).
+pub struct TxSlot;
+/// Rx ring: (address, length).
+pub struct RxSlot;
+/// Completion ring: an address.
+pub struct CompSlot;
+
+impl ProdSlot for FillSlot {
+    type Value = u64;
+    #[inline]
+    unsafe fn write(ring: *mut sys::xsk_ring_prod, idx: u32, v: u64) {
+        // SAFETY: forwarded contract.
+        unsafe { *sys::xsk_ring_prod__fill_addr(ring, idx) = v };
+    }
+}
+
+impl ProdSlot for TxSlot {
+    type Value = (u64, u32);
+    #[inline]
+    unsafe fn write(ring: *mut sys::xsk_ring_prod, idx: u32, (addr, len): (u64, u32)) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            let d = sys::xsk_ring_prod__tx_desc(ring, idx);
+            (*d).addr = addr;
+            (*d).len = len;
+            (*d).options = 0;
+        }
+    }
+}
+
+impl ConsSlot for RxSlot {
+    type Value = (u64, u32);
+    #[inline]
+    unsafe fn read(ring: *mut sys::xsk_ring_cons, idx: u32) -> (u64, u32) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            let d = sys::xsk_ring_cons__rx_desc(ring, idx);
+            ((*d).addr, (*d).len)
+        }
+    }
+}
+
+impl ConsSlot for CompSlot {
+    type Value = u64;
+    #[inline]
+    unsafe fn read(ring: *mut sys::xsk_ring_cons, idx: u32) -> u64 {
+        // SAFETY: forwarded contract.
+        unsafe { *sys::xsk_ring_cons__comp_addr(ring, idx) }
+    }
+}
+
+/// Removes any XDP program from `iface` in both native and generic mode
+/// (what `ip link set dev IF xdp off` does). Returns whether one was there.
+pub fn detach_xdp(iface: &str) -> io::Result<bool> {
+    let ifindex = ifindex(iface)?;
+    let mut found = false;
+    for flags in [XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE] {
+        // SAFETY: zeroed query opts with their size set, as libbpf expects.
+        let mut opts: sys::bpf_xdp_query_opts = unsafe { std::mem::zeroed() };
+        opts.sz = std::mem::size_of::<sys::bpf_xdp_query_opts>() as _;
+        // SAFETY: valid ifindex and opts.
+        let rc = unsafe { sys::bpf_xdp_query(ifindex as i32, flags as i32, &mut opts) };
+        let attached = rc == 0 && opts.attach_mode != 0;
+        if attached {
+            found = true;
+        }
+        // SAFETY: valid ifindex; null opts allowed.
+        let rc = unsafe { sys::bpf_xdp_detach(ifindex as i32, flags, ptr::null()) };
+        if rc != 0 && attached {
+            return Err(neg_errno(rc));
+        }
+    }
+    Ok(found)
+}
+
+/// Whether any XDP program is attached to `iface`.
+pub fn xdp_attached(iface: &str) -> io::Result<bool> {
+    let ifindex = ifindex(iface)?;
+    // SAFETY: as in detach_xdp.
+    let mut opts: sys::bpf_xdp_query_opts = unsafe { std::mem::zeroed() };
+    opts.sz = std::mem::size_of::<sys::bpf_xdp_query_opts>() as _;
+    // SAFETY: valid ifindex and opts.
+    let rc = unsafe { sys::bpf_xdp_query(ifindex as i32, 0, &mut opts) };
+    if rc != 0 {
+        return Err(neg_errno(rc));
+    }
+    Ok(opts.attach_mode != 0)
+}
+
+/// The kernel index of `iface`.
+pub fn ifindex(iface: &str) -> io::Result<u32> {
+    let name = CString::new(iface).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: valid C string.
+    let idx = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if idx == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(idx)
+}
+
+/// Formats a C printf-style message (`vsnprintf` into a bounded buffer).
+///
+/// # Safety
+/// `fmt` and `args` must be a format string and its matching va_list.
+unsafe fn format_c(fmt: *const libc::c_char, args: *mut libc::c_void) -> String {
+    unsafe extern "C" {
+        fn vsnprintf(
+            s: *mut libc::c_char,
+            n: usize,
+            fmt: *const libc::c_char,
+            ap: *mut libc::c_void,
+        ) -> libc::c_int;
+    }
+    let mut buf = [0u8; 512];
+    // SAFETY: bounded write into a local buffer; fmt/args per the contract.
+    let n = unsafe { vsnprintf(buf.as_mut_ptr() as *mut libc::c_char, buf.len(), fmt, args) };
+    let len = (n.max(0) as usize).min(buf.len() - 1);
+    String::from_utf8_lossy(&buf[..len]).trim_end().to_string()
+}
+
+/// Routes libxdp's and libbpf's messages (stderr by default) into tracing:
+/// warnings as warnings, the rest at debug level.
+pub fn route_library_logs() {
+    unsafe extern "C" fn xdp_print(
+        level: sys::libxdp_print_level,
+        fmt: *const libc::c_char,
+        args: *mut sys::__va_list_tag,
+    ) -> libc::c_int {
+        // SAFETY: fmt/args come straight from libxdp.
+        let msg = unsafe { format_c(fmt, args as *mut libc::c_void) };
+        // Without bpffs libxdp attaches programs directly instead of
+        // through its dispatcher: expected on lab boxes, not a warning.
+        let expected = msg.contains("bpffs");
+        if level == sys::libxdp_print_level_LIBXDP_WARN && !expected {
+            tracing::warn!(target: "libxdp", "{msg}");
+        } else {
+            tracing::debug!(target: "libxdp", "{msg}");
+        }
+        0
+    }
+    unsafe extern "C" fn bpf_print(
+        level: libbpf_sys::libbpf_print_level,
+        fmt: *const libc::c_char,
+        args: *mut libbpf_sys::__va_list_tag,
+    ) -> libc::c_int {
+        // SAFETY: fmt/args come straight from libbpf.
+        let msg = unsafe { format_c(fmt, args as *mut libc::c_void) };
+        if level == libbpf_sys::LIBBPF_WARN {
+            tracing::warn!(target: "libbpf", "{msg}");
+        } else {
+            tracing::debug!(target: "libbpf", "{msg}");
+        }
+        0
+    }
+    // SAFETY: installs callbacks with the signatures the libraries expect.
+    unsafe {
+        sys::libxdp_set_print(Some(xdp_print));
+        libbpf_sys::libbpf_set_print(Some(bpf_print));
+    }
+}

@@ -1,0 +1,829 @@
+//! Poll workers: one thread per configured CPU, pinned there, owning a
+//! UMEM and the AF_XDP sockets of its ports.
+//!
+//! A loop iteration receives a batch from every socket, runs the pipeline
+//! on it, queues outputs on local ports' transmit rings (a descriptor move:
+//! all ports of a worker share its UMEM) or hands them to the worker that
+//! owns the output port, then transmits, reaps completions and refills
+//! fill rings. Polling is adaptive: while there is work the loop spins;
+//! after a run of empty iterations it sleeps in `poll(2)` on its sockets
+//! and an eventfd, so an idle worker costs next to nothing.
+//!
+//! Hand-off between workers copies once: each worker donates free chunks
+//! of its own UMEM through a lock-free queue; a sender pops one, writes the
+//! frame into it and pushes the descriptor onto the owner's inbox queue.
+
+#![allow(unsafe_code)]
+
+mod pool;
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrayvec::ArrayVec;
+use crossbeam_channel::{Receiver, Sender};
+use crossbeam_queue::ArrayQueue;
+use crossbeam_utils::CachePadded;
+
+use vswitch_engine::pipeline::Output;
+use vswitch_engine::stats::{BatchCounters, WorkerStats};
+use vswitch_engine::{DropReason, EngineWorker, Event, Frame, PortId, PortSet, Snapshot, Transmit};
+
+use crate::limits::{BATCH_SIZE, MAX_PORTS};
+use crate::port::afxdp::{AfXdpPort, PortSpec, PortStatus};
+use crate::port::xsk::{SocketConfig, Umem, UmemArea, XskStats, FRAME_SIZE, HEADROOM};
+use pool::{FramePool, UmemSpares};
+
+/// Empty loop iterations before a worker sleeps (each is well under a
+/// microsecond, so this is tens of microseconds of spinning).
+const IDLE_SPINS: u32 = 256;
+/// Longest sleep: bounds how stale port statistics can get when idle.
+const SLEEP_MS: i32 = 100;
+/// Chunks kept back from fill rings for spares and hand-off donations.
+const RESERVE: usize = 2 * BATCH_SIZE;
+/// Free chunks a worker keeps offered to other workers.
+const DONATE: usize = 256;
+/// Hand-off descriptors queued per worker.
+const INBOX: usize = 1024;
+
+/// How a worker is built.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSetup {
+    /// The worker's index (0-based, also its name).
+    pub index: usize,
+    /// CPU to pin to, if any.
+    pub cpu: Option<usize>,
+    /// How sockets are bound.
+    pub socket: SocketConfig,
+}
+
+/// A frame handed from one worker to another: a chunk of the receiver's
+/// UMEM, already written, and the receiver's ports to send it on. The
+/// generation is the receiver's UMEM generation the chunk was donated
+/// under: after a rebuild, older chunks belong to nobody's accounting.
+#[derive(Debug, Clone, Copy)]
+struct Handoff {
+    base: u64,
+    generation: u32,
+    len: u32,
+    ports: PortSet,
+}
+
+/// Donated chunks travel as one word: generation << 32 | chunk index.
+fn donation(generation: u32, base: u64) -> u64 {
+    ((generation as u64) << 32) | Umem::chunk_index(base) as u64
+}
+
+fn donated(word: u64) -> (u32, u64) {
+    ((word >> 32) as u32, Umem::chunk_base(word as u32))
+}
+
+/// What a worker reports about one of its ports.
+#[derive(Debug, Clone)]
+pub struct PortReport {
+    /// What the port got when opened.
+    pub status: PortStatus,
+    /// The kernel's ring counters, summed over the port's sockets.
+    pub kernel: XskStats,
+}
+
+/// Time and work counters of a worker (written by it, read by anyone).
+#[derive(Debug, Default)]
+pub struct WorkerLoad {
+    /// Nanoseconds spent in iterations that did work.
+    pub busy_ns: AtomicU64,
+    /// Nanoseconds since the loop started (busy, spinning and asleep).
+    pub total_ns: AtomicU64,
+    /// Frames received.
+    pub packets: AtomicU64,
+}
+
+/// A request from the control thread.
+pub enum Command {
+    /// Open a port on this worker.
+    AddPort {
+        /// The port.
+        spec: PortSpec,
+        /// Gets the outcome.
+        reply: Sender<Result<PortStatus, String>>,
+    },
+    /// Close a port.
+    RemovePort {
+        /// The port.
+        id: PortId,
+        /// Told when done.
+        reply: Sender<()>,
+    },
+    /// Leave the loop and close everything.
+    Stop,
+}
+
+/// The part of a worker other threads talk to.
+pub struct WorkerShared {
+    /// The worker's index.
+    pub index: usize,
+    inbox: ArrayQueue<Handoff>,
+    blank: ArrayQueue<u64>,
+    /// The worker's UMEM memory: other workers write hand-offs into it, so
+    /// it lives as long as any worker can reach this struct.
+    area: Arc<UmemArea>,
+    /// Bumped on every UMEM rebuild.
+    generation: AtomicU64,
+    wake_fd: RawFd,
+    asleep: AtomicBool,
+    commands: (Sender<Command>, Receiver<Command>),
+    /// Its counters.
+    pub stats: Arc<CachePadded<WorkerStats>>,
+    /// Its load.
+    pub load: WorkerLoad,
+    /// Its ports, refreshed about once a second.
+    pub ports: Mutex<Vec<PortReport>>,
+}
+
+impl std::fmt::Debug for WorkerShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerShared")
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+impl WorkerShared {
+    /// A worker's shared half (before its thread starts), with a UMEM area
+    /// of `frames` chunks.
+    pub fn new(index: usize, frames: u32) -> std::io::Result<Arc<WorkerShared>> {
+        let area = Arc::new(UmemArea::new(frames)?);
+        // SAFETY: plain syscall; the fd is closed in Drop.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Arc::new(WorkerShared {
+            index,
+            inbox: ArrayQueue::new(INBOX),
+            blank: ArrayQueue::new(DONATE * 2),
+            area,
+            generation: AtomicU64::new(0),
+            wake_fd: fd,
+            asleep: AtomicBool::new(false),
+            commands: crossbeam_channel::unbounded(),
+            stats: Arc::new(CachePadded::new(WorkerStats::default())),
+            load: WorkerLoad::default(),
+            ports: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// Sends a command and wakes the worker.
+    pub fn send(&self, cmd: Command) {
+        // The receiver lives as long as `self`: sending cannot fail.
+        let _ = self.commands.0.send(cmd);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writing 8 bytes from a local to our eventfd.
+        unsafe { libc::write(self.wake_fd, &one as *const u64 as *const libc::c_void, 8) };
+    }
+
+    fn drain_wake(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reading 8 bytes into a local from our non-blocking eventfd.
+        unsafe { libc::read(self.wake_fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
+    }
+}
+
+impl Drop for WorkerShared {
+    fn drop(&mut self) {
+        // SAFETY: our eventfd, closed once.
+        unsafe { libc::close(self.wake_fd) };
+    }
+}
+
+/// Everything a worker thread needs.
+pub struct WorkerContext {
+    /// How to build it.
+    pub setup: WorkerSetup,
+    /// Its side of the engine (FDB reader, pipeline, published snapshots).
+    pub engine: EngineWorker,
+    /// Every worker's shared half, indexed by worker index.
+    pub peers: Arc<[Arc<WorkerShared>]>,
+    /// When the switch started (the FDB clock counts from here).
+    pub epoch: Instant,
+}
+
+/// Starts a worker thread. It opens `ports` first and reports the result
+/// on `ready`; on failure it closes what it opened and exits.
+pub fn spawn(
+    ctx: WorkerContext,
+    ports: Vec<PortSpec>,
+    ready: Sender<Result<Vec<PortStatus>, String>>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let name = format!("vswitch-w{}", ctx.setup.index);
+    std::thread::Builder::new().name(name).spawn(move || {
+        let index = ctx.setup.index;
+        if let Some(cpu) = ctx.setup.cpu {
+            let pinned = core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+            if pinned {
+                tracing::info!(worker = index, cpu, "worker pinned");
+            } else {
+                tracing::warn!(
+                    worker = index,
+                    cpu,
+                    "could not pin worker to its CPU; running unpinned"
+                );
+            }
+        }
+        let mut worker = match Worker::new(ctx) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let mut opened = Vec::new();
+        for spec in &ports {
+            match worker.open_port(spec) {
+                Ok(st) => opened.push(st),
+                Err(e) => {
+                    worker.close_all();
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let _ = ready.send(Ok(opened));
+        worker.run();
+    })
+}
+
+struct Worker {
+    me: Arc<WorkerShared>,
+    peers: Arc<[Arc<WorkerShared>]>,
+    setup: WorkerSetup,
+    umem: Option<Umem>,
+    /// The port whose first socket is the UMEM's first socket: closing it
+    /// leaves the UMEM's own socket bound, so the UMEM is rebuilt.
+    anchor: Option<PortId>,
+    pool: FramePool,
+    ports: Vec<AfXdpPort>,
+    local: [Option<u8>; MAX_PORTS],
+    pending: Vec<Vec<(u64, u32)>>,
+    /// Transmit references taken during a batch (reused: no allocation
+    /// once it has grown to a busy batch's size).
+    held: Vec<u64>,
+    engine: EngineWorker,
+    counters: BatchCounters,
+    epoch: Instant,
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Worker {
+    fn new(ctx: WorkerContext) -> Result<Worker, String> {
+        let me = Arc::clone(&ctx.peers[ctx.setup.index]);
+        let mut w = Worker {
+            me,
+            peers: ctx.peers,
+            setup: ctx.setup,
+            umem: None,
+            anchor: None,
+            pool: FramePool::new(0),
+            ports: Vec::new(),
+            local: [None; MAX_PORTS],
+            pending: Vec::new(),
+            held: Vec::with_capacity(4 * BATCH_SIZE),
+            engine: ctx.engine,
+            counters: BatchCounters::default(),
+            epoch: ctx.epoch,
+        };
+        w.fresh_umem()?;
+        Ok(w)
+    }
+
+    fn fresh_umem(&mut self) -> Result<(), String> {
+        let frames = self.me.area.frames();
+        let umem =
+            Umem::new(Arc::clone(&self.me.area), self.setup.socket.ring_size).map_err(|e| {
+                format!(
+                    "worker {}: cannot create UMEM of {frames} frames: {e}",
+                    self.setup.index
+                )
+            })?;
+        // Chunks donated or handed off under the old generation are
+        // dropped by whoever meets them next.
+        self.me.generation.fetch_add(1, Ordering::AcqRel);
+        self.pool = FramePool::new(frames);
+        // Donated chunks of the old UMEM are meaningless now.
+        while self.me.blank.pop().is_some() {}
+        self.umem = Some(umem);
+        self.anchor = None;
+        Ok(())
+    }
+
+    fn open_port(&mut self, spec: &PortSpec) -> Result<PortStatus, String> {
+        if self.local[spec.id.index()].is_some() {
+            return Err(format!(
+                "port {} is already open on worker {}",
+                spec.id, self.setup.index
+            ));
+        }
+        let umem = self.umem.as_ref().ok_or("worker has no UMEM")?;
+        let port = AfXdpPort::open(spec, umem, self.setup.socket, self.setup.index)
+            .map_err(|e| e.to_string())?;
+        if self.anchor.is_none() {
+            self.anchor = Some(spec.id);
+        }
+        let status = port.status.clone();
+        self.local[spec.id.index()] = Some(self.ports.len() as u8);
+        self.ports.push(port);
+        self.pending.push(Vec::with_capacity(4 * BATCH_SIZE));
+        self.report(true);
+        Ok(status)
+    }
+
+    fn close_port(&mut self, id: PortId) {
+        let Some(i) = self.local[id.index()].take() else {
+            return;
+        };
+        let i = i as usize;
+        if self.anchor == Some(id) {
+            // The UMEM's own socket stays bound after it is deleted:
+            // rebuild the UMEM and reopen the other ports on it.
+            let specs: Vec<PortSpec> = self
+                .ports
+                .iter()
+                .filter(|p| p.status.id != id)
+                .map(|p| PortSpec {
+                    id: p.status.id,
+                    iface: p.status.iface.clone(),
+                })
+                .collect();
+            tracing::info!(worker = self.setup.index, port = %id, "closing the UMEM's anchor port: rebuilding the worker's UMEM");
+            self.close_all();
+            if let Err(e) = self.fresh_umem() {
+                tracing::error!("{e}");
+                return;
+            }
+            for spec in specs {
+                if let Err(e) = self.open_port(&spec) {
+                    tracing::error!(port = %spec.id, "reopening after UMEM rebuild failed: {e}");
+                }
+            }
+            return;
+        }
+        let mut port = self.ports.remove(i);
+        let queued = self.pending.remove(i);
+        for (addr, _) in queued {
+            self.pool.release(addr);
+        }
+        for s in &mut port.sockets {
+            self.reclaim(s);
+        }
+        drop(port);
+        self.reindex();
+        self.report(true);
+    }
+
+    /// Takes back the chunks a socket's rings still hold.
+    fn reclaim(&mut self, s: &mut crate::port::xsk::Socket) {
+        let o = s.outstanding();
+        for addr in o.fill.into_iter().chain(o.received) {
+            self.pool
+                .put_if_unreferenced(addr & !(FRAME_SIZE as u64 - 1));
+        }
+        for addr in o.sent {
+            self.pool.release(addr);
+        }
+    }
+
+    fn reindex(&mut self) {
+        self.local = [None; MAX_PORTS];
+        for (i, p) in self.ports.iter().enumerate() {
+            self.local[p.status.id.index()] = Some(i as u8);
+        }
+    }
+
+    fn close_all(&mut self) {
+        // Sockets first: each keeps the UMEM alive until it is deleted.
+        self.ports.clear();
+        self.pending.clear();
+        self.local = [None; MAX_PORTS];
+        self.umem = None;
+        self.anchor = None;
+        self.report(true);
+    }
+
+    fn run(mut self) {
+        let mut idle = 0u32;
+        let mut last_report = Instant::now();
+        let mut prev = Instant::now();
+        loop {
+            if let Flow::Stop = self.handle_commands() {
+                break;
+            }
+            let topo = self.engine.load();
+            let now = prev.duration_since(self.epoch).as_secs() as u32;
+            let mut work = 0;
+            for pi in 0..self.ports.len() {
+                for q in 0..self.ports[pi].sockets.len() {
+                    work += self.rx_batch(pi, q, &topo, now);
+                }
+            }
+            work += self.drain_inbox();
+            drop(topo);
+            self.flush_tx();
+            work += self.complete();
+            self.refill();
+            self.donate();
+            self.me.stats.publish(&self.counters);
+            self.counters.clear();
+            let t = Instant::now();
+            let dt = t.duration_since(prev).as_nanos() as u64;
+            prev = t;
+            let me = Arc::clone(&self.me);
+            let load = &me.load;
+            load.total_ns.store(
+                load.total_ns.load(Ordering::Relaxed) + dt,
+                Ordering::Relaxed,
+            );
+            if work > 0 {
+                load.busy_ns
+                    .store(load.busy_ns.load(Ordering::Relaxed) + dt, Ordering::Relaxed);
+                idle = 0;
+            } else {
+                idle += 1;
+                if idle >= IDLE_SPINS && self.quiescent() {
+                    self.sleep();
+                    idle = 0;
+                    // Time asleep counts toward total, never toward busy.
+                    let woke = Instant::now();
+                    let slept = woke.duration_since(prev).as_nanos() as u64;
+                    load.total_ns.store(
+                        load.total_ns.load(Ordering::Relaxed) + slept,
+                        Ordering::Relaxed,
+                    );
+                    prev = woke;
+                }
+            }
+            if t.duration_since(last_report) >= Duration::from_secs(1) {
+                self.report(false);
+                last_report = t;
+            }
+        }
+        self.close_all();
+        tracing::info!(worker = self.setup.index, "worker stopped");
+    }
+
+    fn handle_commands(&mut self) -> Flow {
+        while let Ok(cmd) = self.me.commands.1.try_recv() {
+            match cmd {
+                Command::AddPort { spec, reply } => {
+                    let _ = reply.send(self.open_port(&spec));
+                }
+                Command::RemovePort { id, reply } => {
+                    self.close_port(id);
+                    let _ = reply.send(());
+                }
+                Command::Stop => return Flow::Stop,
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Receives and switches one batch from socket `q` of local port `pi`.
+    fn rx_batch(&mut self, pi: usize, q: usize, snap: &Snapshot, now: u32) -> usize {
+        let Worker {
+            umem,
+            pool,
+            ports,
+            local,
+            pending,
+            held,
+            engine,
+            peers,
+            me,
+            counters,
+            ..
+        } = self;
+        let Some(umem) = umem.as_ref() else {
+            return 0;
+        };
+        let ingress = ports[pi].status.id;
+        let sock = &mut ports[pi].sockets[q];
+        let peek = sock.rx_peek(BATCH_SIZE as u32);
+        let n = peek.len() as usize;
+        if n == 0 {
+            peek.release();
+            return 0;
+        }
+        let mut bases: ArrayVec<u64, BATCH_SIZE> = ArrayVec::new();
+        let mut frames: ArrayVec<Frame<'_>, BATCH_SIZE> = ArrayVec::new();
+        for i in 0..n as u32 {
+            let (addr, len) = peek.get(i);
+            let base = addr & !(FRAME_SIZE as u64 - 1);
+            // SAFETY: the rx ring handed this chunk to us; each descriptor
+            // of a peek names a different chunk.
+            let buf = unsafe { umem.chunk_mut(base) };
+            match Frame::new(buf, (addr - base) as usize, len as usize) {
+                Some(f) => {
+                    frames.push(f.with_handle(base));
+                    bases.push(base);
+                }
+                None => pool.put(base),
+            }
+        }
+        peek.release();
+        me.load.packets.fetch_add(n as u64, Ordering::Relaxed);
+        let mut spares = UmemSpares::new(umem, pool.free_list());
+        let mut router = Router {
+            snap,
+            me,
+            peers,
+            local,
+            pending,
+            held,
+            counters,
+        };
+        engine.process(snap, ingress, now, &mut frames, &mut spares, &mut router);
+        let spare_bases = core::mem::take(&mut spares.bases);
+        drop(spares);
+        for addr in held.drain(..) {
+            pool.hold(addr, 1);
+        }
+        for &b in bases.iter().chain(spare_bases.iter()) {
+            pool.put_if_unreferenced(b);
+        }
+        n
+    }
+
+    /// Queues frames other workers handed to us.
+    fn drain_inbox(&mut self) -> usize {
+        let mut n = 0;
+        while n < 4 * BATCH_SIZE {
+            let Some(h) = self.me.inbox.pop() else {
+                break;
+            };
+            n += 1;
+            if h.generation != self.me.generation.load(Ordering::Acquire) as u32 {
+                // Written into a chunk of a UMEM since rebuilt.
+                for p in h.ports.iter() {
+                    self.counters.tx_drop(p, DropReason::HandoffFull);
+                }
+                continue;
+            }
+            let addr = h.base + HEADROOM as u64;
+            let mut held = false;
+            for p in h.ports.iter() {
+                match self.local[p.index()] {
+                    Some(li) => {
+                        self.pending[li as usize].push((addr, h.len));
+                        self.pool.hold(addr, 1);
+                        held = true;
+                    }
+                    None => self.counters.tx_drop(p, DropReason::PortUnknown),
+                }
+            }
+            if !held {
+                self.pool.put(h.base);
+            }
+        }
+        n
+    }
+
+    /// Writes queued frames to tx rings and kicks the kernel.
+    fn flush_tx(&mut self) {
+        for (li, queue) in self.pending.iter_mut().enumerate() {
+            let port = &mut self.ports[li];
+            let id = port.status.id;
+            if !queue.is_empty() {
+                let sock = port.tx_socket();
+                let mut slots = sock.tx_reserve(queue.len() as u32);
+                let k = slots.len();
+                for (i, &d) in queue.iter().take(k as usize).enumerate() {
+                    slots.set(i as u32, d);
+                }
+                slots.commit(k);
+                for &(addr, _) in &queue[k as usize..] {
+                    self.pool.release(addr);
+                    self.counters.tx_drop(id, DropReason::TxRingFull);
+                }
+                queue.clear();
+            }
+            // Copy mode transmits only inside sendto, a budget at a time:
+            // keep kicking while anything is waiting.
+            for s in &mut port.sockets {
+                if s.tx_pending() > 0 && s.tx_needs_wakeup() {
+                    if let Err(e) = s.kick_tx() {
+                        tracing::debug!(port = %id, error = %e, "tx kick failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Frees chunks the kernel has finished transmitting.
+    fn complete(&mut self) -> usize {
+        let mut n = 0;
+        for port in &mut self.ports {
+            for s in &mut port.sockets {
+                let done = s.comp_peek(4 * BATCH_SIZE as u32);
+                for i in 0..done.len() {
+                    self.pool.release(done.get(i));
+                }
+                n += done.len() as usize;
+                done.release();
+            }
+        }
+        n
+    }
+
+    /// Gives free chunks to fill rings, keeping a reserve.
+    fn refill(&mut self) {
+        for port in &mut self.ports {
+            for s in &mut port.sockets {
+                let spare = self.pool.available().saturating_sub(RESERVE) as u32;
+                let want = s.fill_free().min(spare);
+                if want == 0 {
+                    continue;
+                }
+                let mut slots = s.fill_reserve(want);
+                let k = slots.len();
+                // k <= want <= free chunks: exactly k come back.
+                let mut written = 0;
+                for (i, base) in (0..k).zip(self.pool.take_many(k as usize)) {
+                    slots.set(i, base);
+                    written += 1;
+                }
+                debug_assert_eq!(written, k);
+                slots.commit(written);
+                if s.fill_needs_wakeup() {
+                    s.kick_rx();
+                }
+            }
+        }
+    }
+
+    /// Keeps some free chunks offered to other workers for hand-off.
+    fn donate(&mut self) {
+        if self.peers.len() < 2 {
+            return;
+        }
+        let generation = self.me.generation.load(Ordering::Acquire) as u32;
+        while self.me.blank.len() < DONATE && self.pool.available() > 2 * RESERVE {
+            let Some(base) = self.pool.take() else { break };
+            if self.me.blank.push(donation(generation, base)).is_err() {
+                self.pool.put(base);
+                break;
+            }
+        }
+    }
+
+    /// Nothing in flight that needs the loop to keep running.
+    fn quiescent(&mut self) -> bool {
+        self.me.inbox.is_empty()
+            && self
+                .ports
+                .iter()
+                .all(|p| p.sockets.iter().all(|s| s.tx_pending() == 0))
+    }
+
+    fn sleep(&mut self) {
+        self.me.asleep.store(true, Ordering::SeqCst);
+        if !self.me.inbox.is_empty() || !self.me.commands.1.is_empty() {
+            self.me.asleep.store(false, Ordering::SeqCst);
+            return;
+        }
+        let mut fds: Vec<libc::pollfd> = self
+            .ports
+            .iter()
+            .flat_map(|p| p.sockets.iter())
+            .map(|s| libc::pollfd {
+                fd: s.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        fds.push(libc::pollfd {
+            fd: self.me.wake_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        // SAFETY: fds is a valid array of pollfd of the given length.
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, SLEEP_MS) };
+        self.me.asleep.store(false, Ordering::SeqCst);
+        self.me.drain_wake();
+    }
+
+    /// Publishes port statuses and kernel counters for the control thread.
+    fn report(&mut self, force: bool) {
+        let reports: Vec<PortReport> = self
+            .ports
+            .iter()
+            .map(|p| PortReport {
+                status: p.status.clone(),
+                kernel: p.kernel_stats(),
+            })
+            .collect();
+        let guard = if force {
+            Some(self.me.ports.lock().unwrap_or_else(|e| e.into_inner()))
+        } else {
+            self.me.ports.try_lock().ok()
+        };
+        if let Some(mut g) = guard {
+            *g = reports;
+        }
+    }
+}
+
+/// A worker's [`Transmit`]: queues each output on the transmit queue of
+/// the worker's own ports (a descriptor move: they share its UMEM) and
+/// hands the rest to the workers that own them.
+struct Router<'w> {
+    snap: &'w Snapshot,
+    me: &'w Arc<WorkerShared>,
+    peers: &'w Arc<[Arc<WorkerShared>]>,
+    local: &'w [Option<u8>; MAX_PORTS],
+    pending: &'w mut Vec<Vec<(u64, u32)>>,
+    /// UMEM addresses queued for transmit, one entry per reference (the
+    /// pool is lent to the batch's spares meanwhile).
+    held: &'w mut Vec<u64>,
+    counters: &'w mut BatchCounters,
+}
+
+impl Transmit for Router<'_> {
+    fn transmit(&mut self, o: &Output, frame: &Frame<'_>) {
+        let addr = frame.handle() + frame.start() as u64;
+        let len = frame.head_len() as u32;
+        let mut remote: ArrayVec<(usize, PortSet), 8> = ArrayVec::new();
+        for p in o.ports.iter() {
+            if let Some(li) = self.local[p.index()] {
+                self.pending[li as usize].push((addr, len));
+                self.held.push(addr);
+                continue;
+            }
+            match self.snap.worker_of(p) {
+                Some(w) if w != self.me.index && w < self.peers.len() => {
+                    match remote.iter_mut().find(|(rw, _)| *rw == w) {
+                        Some((_, set)) => set.insert(p),
+                        None => {
+                            if remote.try_push((w, PortSet::one(p))).is_err() {
+                                self.counters.tx_drop(p, DropReason::HandoffFull);
+                            }
+                        }
+                    }
+                }
+                _ => self.counters.tx_drop(p, DropReason::PortUnknown),
+            }
+        }
+        for (w, set) in remote {
+            handoff(&self.peers[w], frame.data(), set, self.counters);
+        }
+    }
+}
+
+/// Copies `data` into a chunk the target worker donated and queues it on
+/// the target's inbox; counts a drop per port when that is not possible.
+fn handoff(target: &WorkerShared, data: &[u8], ports: PortSet, counters: &mut BatchCounters) {
+    let drop_all = |counters: &mut BatchCounters| {
+        for p in ports.iter() {
+            counters.tx_drop(p, DropReason::HandoffFull);
+        }
+    };
+    let Some(word) = target.blank.pop() else {
+        drop_all(counters);
+        return;
+    };
+    let (generation, base) = donated(word);
+    // SAFETY: popping the chunk from the target's donation queue handed it
+    // to us until we push it to the target's inbox; the area is mapped for
+    // as long as `target` is reachable.
+    if !unsafe { target.area.write(base, HEADROOM, data) } {
+        let _ = target.blank.push(word);
+        drop_all(counters);
+        return;
+    }
+    let h = Handoff {
+        base,
+        generation,
+        len: data.len() as u32,
+        ports,
+    };
+    match target.inbox.push(h) {
+        Ok(()) => {
+            counters.event(Event::Handoff, 1);
+            if target.asleep.load(Ordering::SeqCst) {
+                target.wake();
+            }
+        }
+        Err(_) => {
+            let _ = target.blank.push(word);
+            drop_all(counters);
+        }
+    }
+}
