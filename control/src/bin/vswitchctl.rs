@@ -17,7 +17,7 @@ use vswitch_control::api::params::{
     ConfigSave, Empty, FdbFilter, FdbFlush, FdbKey, Name, StatsFormat, StatsShow,
 };
 use vswitch_control::api::results::{
-    Cleared, FdbAdded, FdbDeleted, FdbRow, Flushed, PortDeleted, PortDetail, PortInfo,
+    Cleared, EntryType, FdbAdded, FdbDeleted, FdbRow, Flushed, PortDeleted, PortDetail, PortInfo,
     PrometheusText, Saved, Stats, Status,
 };
 use vswitch_control::config::{self, ConfigFile, DEFAULT_SOCKET};
@@ -396,7 +396,7 @@ fn human(method: &str, r: &Value) -> Result<String, String> {
                     e.mac.to_string(),
                     e.kind.to_string(),
                     match e.kind {
-                        vswitch_control::api::results::EntryType::Static => "-".into(),
+                        EntryType::Static => "-".into(),
                         _ => e.age_secs.to_string(),
                     },
                 ]);
