@@ -1,6 +1,6 @@
 //! The controller: owns the running switch and the running configuration,
-//! builds and publishes configuration snapshots, runs the aging sweep and
-//! answers questions about state. Only the control thread (and API
+//! names ports for the engine (whose rules decide what a change may do),
+//! runs the aging sweep and answers questions about state. Only the control thread (and API
 //! threads, one request at a time through a mutex) touches it.
 
 use std::io::Write;
@@ -13,11 +13,12 @@ use vswitch_dataplane::port::afxdp::{PortSpec, PortStatus};
 use vswitch_dataplane::port::xsk;
 use vswitch_dataplane::stats::StatsTotals;
 use vswitch_dataplane::switch::{Switch, SwitchConfig, SwitchError};
-use vswitch_dataplane::{
-    EngineError, Mac, PortConfig, PortId, StaticEntry as EngineStatic, VlanId,
-};
+use vswitch_dataplane::{EngineError, PortConfig, PortId, StaticEntry as EngineStatic};
 
-use crate::config::{self, ConfigFile, PortSection, StaticEntry, ValidConfig};
+use crate::config::{self, ConfigFile, ValidConfig};
+use crate::model::port::{check_iface, check_port_name, PortPatch, PortSettings};
+use crate::model::switch::{FdbSettings, StaticEntry, SwitchSettings};
+use crate::model::value::{MacAddr, Vlan};
 
 /// Why a control operation was refused. Nothing changed when one is
 /// returned.
@@ -40,8 +41,8 @@ pub enum ControlError {
 /// A configured port as the controller tracks it.
 #[derive(Debug, Clone)]
 pub struct PortEntry {
-    /// The `[[port]]` table as configured.
-    pub section: PortSection,
+    /// Its settings (the running state: `config.show` is built from them).
+    pub settings: PortSettings,
     /// Its id.
     pub id: PortId,
     /// Engine config (max frame length filled in from the interface).
@@ -73,7 +74,10 @@ pub enum StartError {
 /// The running daemon's state.
 pub struct Controller {
     switch: Switch,
-    file: ConfigFile,
+    /// `[switch]` as started (it does not change while running).
+    switch_settings: SwitchSettings,
+    /// `[fdb]`, static entries kept up to date.
+    fdb_settings: FdbSettings,
     path: PathBuf,
     ports: Vec<PortEntry>,
     workers: Vec<usize>,
@@ -107,12 +111,8 @@ pub fn remove_stale_xdp<'a>(ifaces: impl IntoIterator<Item = &'a str>) {
 impl Controller {
     /// Starts the switch from a validated config: opens every port, adds
     /// static entries, publishes the first snapshot. All or nothing.
-    pub fn start(
-        file: ConfigFile,
-        valid: ValidConfig,
-        path: PathBuf,
-    ) -> Result<Controller, StartError> {
-        let cfg = SwitchConfig::new(valid.workers.clone(), valid.fdb);
+    pub fn start(valid: ValidConfig, path: PathBuf) -> Result<Controller, StartError> {
+        let cfg = SwitchConfig::new(valid.workers.clone(), valid.fdb_config());
         let nworkers = valid.workers.len();
         // Ports go round-robin over workers, in file order.
         let specs: Vec<(PortSpec, usize)> = valid
@@ -123,7 +123,7 @@ impl Controller {
                 (
                     PortSpec {
                         id: p.id,
-                        iface: p.iface.clone(),
+                        iface: p.settings.iface.clone(),
                     },
                     i % nworkers,
                 )
@@ -131,20 +131,20 @@ impl Controller {
             .collect();
         let (mut switch, statuses) = Switch::start(&cfg, specs)?;
         let mut ports = Vec::new();
-        for (i, p) in valid.ports.iter().enumerate() {
+        for (i, p) in valid.ports.into_iter().enumerate() {
             let status = statuses
                 .iter()
                 .find(|s| s.id == p.id)
                 .cloned()
                 .expect("every port opened or start failed");
-            let mut config = p.config.clone();
+            let mut config = p.config;
             config.max_frame_len = status.max_frame_len;
             switch
                 .engine_mut()
                 .add_port(p.id, config.clone(), i % nworkers)
                 .map_err(SwitchError::Engine)?;
             ports.push(PortEntry {
-                section: file.ports[i].clone(),
+                settings: p.settings,
                 id: p.id,
                 config,
                 worker: i % nworkers,
@@ -163,7 +163,8 @@ impl Controller {
         }
         Ok(Controller {
             switch,
-            file,
+            switch_settings: valid.switch,
+            fdb_settings: valid.fdb,
             path,
             ports,
             workers: valid.workers,
@@ -209,8 +210,17 @@ impl Controller {
     }
 
     /// The running configuration.
-    pub fn file(&self) -> &ConfigFile {
-        &self.file
+    pub fn file(&self) -> ConfigFile {
+        ConfigFile {
+            switch: self.switch_settings.clone(),
+            fdb: self.fdb_settings.clone(),
+            ports: self.ports.iter().map(|p| p.settings.clone()).collect(),
+        }
+    }
+
+    /// Static entries, as configured.
+    pub fn statics(&self) -> &[StaticEntry] {
+        &self.fdb_settings.statics
     }
 
     /// The file vswitchd was started with.
@@ -249,7 +259,7 @@ impl Controller {
 
     /// Port by name.
     pub fn port(&self, name: &str) -> Option<&PortEntry> {
-        self.ports.iter().find(|p| p.section.name == name)
+        self.ports.iter().find(|p| p.settings.name == name)
     }
 
     /// Name of a port id.
@@ -257,13 +267,13 @@ impl Controller {
         self.ports
             .iter()
             .find(|p| p.id == id)
-            .map(|p| p.section.name.as_str())
+            .map(|p| p.settings.name.as_str())
     }
 
     fn port_index(&self, name: &str) -> Result<usize, ControlError> {
         self.ports
             .iter()
-            .position(|p| p.section.name == name)
+            .position(|p| p.settings.name == name)
             .ok_or_else(|| ControlError::NotFound(format!("no port named {name:?}")))
     }
 
@@ -272,25 +282,30 @@ impl Controller {
     /// snapshot with it.
     pub fn add_port(
         &mut self,
-        section: PortSection,
+        settings: PortSettings,
         worker: Option<usize>,
     ) -> Result<&PortEntry, ControlError> {
-        config::check_port_name(&section.name).map_err(ControlError::Invalid)?;
-        config::check_iface(&section.iface).map_err(ControlError::Invalid)?;
-        if self.port(&section.name).is_some() {
+        check_port_name(&settings.name).map_err(ControlError::Invalid)?;
+        check_iface(&settings.iface).map_err(ControlError::Invalid)?;
+        if self.port(&settings.name).is_some() {
             return Err(ControlError::Conflict(format!(
                 "a port named {:?} already exists",
-                section.name
+                settings.name
             )));
         }
-        if let Some(p) = self.ports.iter().find(|p| p.section.iface == section.iface) {
+        if let Some(p) = self
+            .ports
+            .iter()
+            .find(|p| p.settings.iface == settings.iface)
+        {
             return Err(ControlError::Conflict(format!(
                 "interface {} is already port {:?}",
-                section.iface, p.section.name
+                settings.iface, p.settings.name
             )));
         }
-        let config = config::port_config(&section)
-            .map_err(|(k, m)| ControlError::Invalid(format!("{k}: {m}")))?;
+        let config = settings
+            .engine_config()
+            .map_err(|e| ControlError::Invalid(e.to_string()))?;
         let worker = match worker {
             Some(w) if w < self.workers.len() => w,
             Some(w) => {
@@ -310,13 +325,13 @@ impl Controller {
                 ControlError::Conflict(format!("the switch already has {MAX_PORTS} ports"))
             })?;
         // A program left on the interface would make the bind fail.
-        remove_stale_xdp([section.iface.as_str()]);
+        remove_stale_xdp([settings.iface.as_str()]);
         let status = self
             .switch
             .add_port(
                 PortSpec {
                     id,
-                    iface: section.iface.clone(),
+                    iface: settings.iface.clone(),
                 },
                 worker,
             )
@@ -332,15 +347,14 @@ impl Controller {
             let _ = self.switch.remove_port(id, worker);
             return Err(self.refused(e));
         }
-        self.file.ports.push(section.clone());
+        tracing::info!(port = %settings.name, worker, "port added");
         self.ports.push(PortEntry {
-            section,
+            settings,
             id,
             config,
             worker,
             status,
         });
-        tracing::info!(port = %self.ports.last().map_or("", |p| p.section.name.as_str()), worker, "port added");
         Ok(self.ports.last().expect("just pushed"))
     }
 
@@ -350,10 +364,9 @@ impl Controller {
     pub fn remove_port(&mut self, name: &str) -> Result<usize, ControlError> {
         let i = self.port_index(name)?;
         let entry = self.ports.remove(i);
-        self.file.ports.retain(|p| p.name != name);
-        let before = self.file.fdb.statics.len();
-        self.file.fdb.statics.retain(|s| s.port != name);
-        let statics = before - self.file.fdb.statics.len();
+        let before = self.fdb_settings.statics.len();
+        self.fdb_settings.statics.retain(|s| s.port != name);
+        let statics = before - self.fdb_settings.statics.len();
         // Out of the engine first (it publishes, then forgets the port's
         // entries), so no worker hands frames to a closing port.
         let now = self.switch.now_secs();
@@ -363,7 +376,7 @@ impl Controller {
         if let Err(e) = self.switch.remove_port(entry.id, entry.worker) {
             tracing::error!(port = name, "closing the port failed: {e}");
         }
-        remove_stale_xdp([entry.section.iface.as_str()]);
+        remove_stale_xdp([entry.settings.iface.as_str()]);
         tracing::info!(port = name, "port removed");
         Ok(statics)
     }
@@ -371,21 +384,14 @@ impl Controller {
     /// Changes a port's VLAN settings or flags, live. Learned entries of
     /// the port are flushed when its VLAN settings change (as OVS does);
     /// a change that would strand a static entry is refused.
-    pub fn set_port(
-        &mut self,
-        name: &str,
-        update: impl FnOnce(&mut PortSection),
-    ) -> Result<&PortEntry, ControlError> {
+    pub fn set_port(&mut self, patch: &PortPatch) -> Result<&PortEntry, ControlError> {
+        let name = patch.name.as_str();
         let i = self.port_index(name)?;
-        let mut section = self.ports[i].section.clone();
-        update(&mut section);
-        if section.name != name || section.iface != self.ports[i].section.iface {
-            return Err(ControlError::Invalid(
-                "a port's name and iface cannot change; delete and add it".into(),
-            ));
-        }
-        let mut config = config::port_config(&section)
-            .map_err(|(k, m)| ControlError::Invalid(format!("{k}: {m}")))?;
+        let mut settings = self.ports[i].settings.clone();
+        patch.apply(&mut settings);
+        let mut config = settings
+            .engine_config()
+            .map_err(|e| ControlError::Invalid(e.to_string()))?;
         config.max_frame_len = self.ports[i].config.max_frame_len;
         let now = self.switch.now_secs();
         let vlan_changed =
@@ -398,49 +404,43 @@ impl Controller {
                 Err(e) => return Err(self.refused(e)),
             };
         self.ports[i].config = config;
-        self.ports[i].section = section.clone();
-        if let Some(f) = self.file.ports.iter_mut().find(|p| p.name == name) {
-            *f = section;
-        }
+        self.ports[i].settings = settings;
         tracing::info!(port = name, vlan_changed, "port reconfigured");
         Ok(&self.ports[i])
     }
 
     /// Adds (or replaces) a static FDB entry, in the table and the config.
-    pub fn add_static(&mut self, mac: Mac, vlan: VlanId, port: &str) -> Result<(), ControlError> {
+    pub fn add_static(&mut self, entry: StaticEntry) -> Result<(), ControlError> {
+        let (mac, vlan, port) = (entry.mac.mac(), entry.vlan.id(), entry.port.as_str());
         let i = self.port_index(port)?;
-        let entry = EngineStatic {
+        let engine_entry = EngineStatic {
             vlan,
             mac,
             port: self.ports[i].id,
         };
-        if let Err(e) = self.switch.engine_mut().add_static(entry) {
+        if let Err(e) = self.switch.engine_mut().add_static(engine_entry) {
             return Err(self.refused(e));
         }
-        let mac_text = mac.to_string();
-        self.file
-            .fdb
+        self.fdb_settings
             .statics
-            .retain(|s| !(s.vlan == vlan.get() as i64 && s.mac.parse::<Mac>().ok() == Some(mac)));
-        self.file.fdb.statics.push(StaticEntry {
-            mac: mac_text,
-            vlan: vlan.get() as i64,
-            port: port.to_string(),
-        });
+            .retain(|s| (s.mac, s.vlan) != (entry.mac, entry.vlan));
+        self.fdb_settings.statics.push(entry);
         Ok(())
     }
 
     /// Deletes the entry of (MAC, VLAN), static or learned. `false` if
     /// there was none.
-    pub fn delete_fdb(&mut self, mac: Mac, vlan: VlanId) -> bool {
+    pub fn delete_fdb(&mut self, mac: MacAddr, vlan: Vlan) -> bool {
         let now = self.switch.now_secs();
-        let removed = self.switch.engine_mut().remove_entry(vlan, mac, now);
-        let before = self.file.fdb.statics.len();
-        self.file
-            .fdb
+        let removed = self
+            .switch
+            .engine_mut()
+            .remove_entry(vlan.id(), mac.mac(), now);
+        let before = self.fdb_settings.statics.len();
+        self.fdb_settings
             .statics
-            .retain(|s| !(s.vlan == vlan.get() as i64 && s.mac.parse::<Mac>().ok() == Some(mac)));
-        removed || before != self.file.fdb.statics.len()
+            .retain(|s| (s.mac, s.vlan) != (mac, vlan));
+        removed || before != self.fdb_settings.statics.len()
     }
 
     /// Flushes entries in `scope`; static ones (table and config) only
@@ -449,15 +449,13 @@ impl Controller {
         let now = self.switch.now_secs();
         let flushed = self.switch.engine_mut().flush(scope, include_static, now);
         if include_static {
-            let names: Vec<(PortId, String)> = self
-                .ports
-                .iter()
-                .map(|p| (p.id, p.section.name.clone()))
-                .collect();
-            self.file.fdb.statics.retain(|s| match scope {
+            let ports = &self.ports;
+            self.fdb_settings.statics.retain(|s| match scope {
                 FlushScope::All => false,
-                FlushScope::Vlan(v) => s.vlan != v.get() as i64,
-                FlushScope::Port(id) => names.iter().all(|(pid, n)| *pid != id || *n != s.port),
+                FlushScope::Vlan(v) => s.vlan.id() != v,
+                FlushScope::Port(id) => ports
+                    .iter()
+                    .all(|p| p.id != id || p.settings.name != s.port),
             });
         }
         flushed
@@ -486,7 +484,7 @@ impl Controller {
         ));
         let text = format!(
             "# Written by vswitchd (config.save); the running configuration.\n{}",
-            config::to_toml(&self.file)
+            config::to_toml(&self.file())
         );
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
@@ -505,7 +503,11 @@ impl Controller {
     /// Stops workers, closes sockets, removes the XDP programs. The
     /// controller answers nothing useful afterwards.
     pub fn shutdown(&mut self) {
-        let ifaces: Vec<String> = self.ports.iter().map(|p| p.section.iface.clone()).collect();
+        let ifaces: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| p.settings.iface.clone())
+            .collect();
         self.switch.shutdown();
         // libxdp detaches its program with the last socket of an
         // interface; make sure nothing is left either way.

@@ -1,6 +1,7 @@
-//! vswitch's control plane: the configuration contract, the daemon's
-//! controller (configuration snapshots, aging, statistics) and its local
-//! control API.
+//! vswitch's control plane: the typed control model (settings as the
+//! file, the API and the controller all see them), the configuration
+//! file, the daemon's controller (configuration snapshots, aging,
+//! statistics) and its local control API.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -8,4 +9,5 @@
 pub mod api;
 pub mod config;
 pub mod controller;
+pub mod model;
 pub mod table;

@@ -1,9 +1,12 @@
 //! The local control API: JSON-RPC 2.0 over a Unix socket, one object per
 //! line. `server` accepts and frames, `methods` does the work against the
-//! controller, `client` is what vswitchctl uses.
+//! controller with the typed `params` and `results`, `client` is what
+//! vswitchctl uses. `docs/api.md` documents every method.
 
 pub mod client;
 pub mod methods;
+pub mod params;
 pub mod prometheus;
+pub mod results;
 pub mod rpc;
 pub mod server;

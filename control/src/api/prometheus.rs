@@ -1,8 +1,9 @@
 //! `stats.show` in the Prometheus text exposition format. Metric names are
 //! stable: `vswitch_port_rx_packets_total{port="vm1"}` and so on.
 
-use serde_json::Value;
 use std::fmt::Write;
+
+use super::results::{KernelCounters, PortCounters, Stats, WorkerLoad};
 
 fn escape(label: &str) -> String {
     label
@@ -16,40 +17,51 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-/// Renders the JSON of `stats.show` as Prometheus text.
-pub fn render(stats: &Value) -> String {
+/// Reads one sample's value from a typed result.
+type Read<T, V> = fn(&T) -> V;
+/// A metric family: (name or name part, help, value).
+type Family<'a, T, V> = (&'a str, &'a str, Read<T, V>);
+
+/// Renders `stats.show`'s result as Prometheus text.
+pub fn render(stats: &Stats) -> String {
     let mut out = String::new();
-    let ports = stats["ports"].as_object().cloned().unwrap_or_default();
-    for (key, help) in [
-        ("rx_packets", "Frames received on a port."),
-        ("rx_bytes", "Bytes received on a port."),
+    let port_families: [Family<PortCounters, u64>; 6] = [
+        ("rx_packets", "Frames received on a port.", |c| c.rx_packets),
+        ("rx_bytes", "Bytes received on a port.", |c| c.rx_bytes),
         (
             "rx_dropped",
             "Received frames dropped (see vswitch_drops_total for why).",
+            |c| c.rx_dropped,
         ),
-        ("tx_packets", "Frames transmitted on a port."),
-        ("tx_bytes", "Bytes transmitted on a port."),
-        ("tx_dropped", "Frames for a port dropped at output."),
-    ] {
+        ("tx_packets", "Frames transmitted on a port.", |c| {
+            c.tx_packets
+        }),
+        ("tx_bytes", "Bytes transmitted on a port.", |c| c.tx_bytes),
+        ("tx_dropped", "Frames for a port dropped at output.", |c| {
+            c.tx_dropped
+        }),
+    ];
+    for (key, help, value) in port_families {
         let name = format!("vswitch_port_{key}_total");
         family(&mut out, &name, "counter", help);
-        for (port, v) in &ports {
+        for (port, p) in &stats.ports {
             let _ = writeln!(
                 out,
                 "{name}{{port=\"{}\"}} {}",
                 escape(port),
-                v[key].as_u64().unwrap_or(0)
+                value(&p.counters)
             );
         }
     }
-    for key in [
-        "rx_dropped",
-        "rx_ring_full",
-        "rx_fill_ring_empty_descs",
-        "rx_invalid_descs",
-        "tx_invalid_descs",
-        "tx_ring_empty_descs",
-    ] {
+    let kernel_families: [(&str, Read<KernelCounters, u64>); 6] = [
+        ("rx_dropped", |k| k.rx_dropped),
+        ("rx_ring_full", |k| k.rx_ring_full),
+        ("rx_fill_ring_empty_descs", |k| k.rx_fill_ring_empty_descs),
+        ("rx_invalid_descs", |k| k.rx_invalid_descs),
+        ("tx_invalid_descs", |k| k.tx_invalid_descs),
+        ("tx_ring_empty_descs", |k| k.tx_ring_empty_descs),
+    ];
+    for (key, value) in kernel_families {
         let name = format!("vswitch_port_kernel_{key}_total");
         family(
             &mut out,
@@ -57,12 +69,12 @@ pub fn render(stats: &Value) -> String {
             "counter",
             "Kernel AF_XDP ring counter (XDP_STATISTICS), summed over the port's sockets.",
         );
-        for (port, v) in &ports {
+        for (port, p) in &stats.ports {
             let _ = writeln!(
                 out,
                 "{name}{{port=\"{}\"}} {}",
                 escape(port),
-                v["kernel"][key].as_u64().unwrap_or(0)
+                p.kernel.as_ref().map_or(0, value)
             );
         }
     }
@@ -72,15 +84,12 @@ pub fn render(stats: &Value) -> String {
         "counter",
         "Frames (or output copies) dropped, by reason.",
     );
-    if let Some(drops) = stats["drops"].as_object() {
-        for (reason, n) in drops {
-            let _ = writeln!(
-                out,
-                "vswitch_drops_total{{reason=\"{}\"}} {}",
-                escape(reason),
-                n.as_u64().unwrap_or(0)
-            );
-        }
+    for (reason, n) in &stats.drops {
+        let _ = writeln!(
+            out,
+            "vswitch_drops_total{{reason=\"{}\"}} {n}",
+            escape(reason)
+        );
     }
     family(
         &mut out,
@@ -88,61 +97,41 @@ pub fn render(stats: &Value) -> String {
         "counter",
         "Engine events (unicast, flood, learning, hand-off), by kind.",
     );
-    if let Some(events) = stats["events"].as_object() {
-        for (event, n) in events {
+    for (event, n) in &stats.events {
+        let _ = writeln!(
+            out,
+            "vswitch_events_total{{event=\"{}\"}} {n}",
+            escape(event)
+        );
+    }
+    let worker_families: [Family<WorkerLoad, String>; 3] = [
+        (
+            "vswitch_worker_busy_seconds_total",
+            "Time a worker spent in loop iterations that did work.",
+            |w| (w.busy_ns as f64 / 1e9).to_string(),
+        ),
+        (
+            "vswitch_worker_seconds_total",
+            "Time since a worker started (busy, polling or asleep).",
+            |w| (w.total_ns as f64 / 1e9).to_string(),
+        ),
+        (
+            "vswitch_worker_rx_packets_total",
+            "Frames a worker received.",
+            |w| w.packets.to_string(),
+        ),
+    ];
+    for (name, help, value) in worker_families {
+        family(&mut out, name, "counter", help);
+        for w in &stats.workers {
             let _ = writeln!(
                 out,
-                "vswitch_events_total{{event=\"{}\"}} {}",
-                escape(event),
-                n.as_u64().unwrap_or(0)
+                "{name}{{worker=\"{}\",cpu=\"{}\"}} {}",
+                w.index,
+                w.cpu,
+                value(w)
             );
         }
-    }
-    let workers = stats["workers"].as_array().cloned().unwrap_or_default();
-    family(
-        &mut out,
-        "vswitch_worker_busy_seconds_total",
-        "counter",
-        "Time a worker spent in loop iterations that did work.",
-    );
-    for w in &workers {
-        let _ = writeln!(
-            out,
-            "vswitch_worker_busy_seconds_total{{worker=\"{}\",cpu=\"{}\"}} {}",
-            w["index"],
-            w["cpu"],
-            w["busy_ns"].as_u64().unwrap_or(0) as f64 / 1e9
-        );
-    }
-    family(
-        &mut out,
-        "vswitch_worker_seconds_total",
-        "counter",
-        "Time since a worker started (busy, polling or asleep).",
-    );
-    for w in &workers {
-        let _ = writeln!(
-            out,
-            "vswitch_worker_seconds_total{{worker=\"{}\",cpu=\"{}\"}} {}",
-            w["index"],
-            w["cpu"],
-            w["total_ns"].as_u64().unwrap_or(0) as f64 / 1e9
-        );
-    }
-    family(
-        &mut out,
-        "vswitch_worker_rx_packets_total",
-        "counter",
-        "Frames a worker received.",
-    );
-    for w in &workers {
-        let _ = writeln!(
-            out,
-            "vswitch_worker_rx_packets_total{{worker=\"{}\",cpu=\"{}\"}} {}",
-            w["index"],
-            w["cpu"],
-            w["packets"].as_u64().unwrap_or(0)
-        );
     }
     family(
         &mut out,
@@ -150,22 +139,14 @@ pub fn render(stats: &Value) -> String {
         "gauge",
         "MAC table entries.",
     );
-    let _ = writeln!(
-        out,
-        "vswitch_fdb_entries {}",
-        stats["fdb"]["entries"].as_u64().unwrap_or(0)
-    );
+    let _ = writeln!(out, "vswitch_fdb_entries {}", stats.fdb.entries);
     family(
         &mut out,
         "vswitch_fdb_capacity",
         "gauge",
         "MAC table capacity.",
     );
-    let _ = writeln!(
-        out,
-        "vswitch_fdb_capacity {}",
-        stats["fdb"]["capacity"].as_u64().unwrap_or(0)
-    );
+    let _ = writeln!(out, "vswitch_fdb_capacity {}", stats.fdb.capacity);
     out
 }
 
@@ -176,13 +157,19 @@ mod tests {
 
     #[test]
     fn renders_families_and_labels() {
-        let s = json!({
-            "ports": {"vm\"1": {"rx_packets": 5, "tx_bytes": 9, "kernel": {"rx_ring_full": 2}}},
+        let s: Stats = serde_json::from_value(json!({
+            "uptime_secs": 2.0,
+            "ports": {"vm\"1": {"rx_packets": 5, "rx_bytes": 0, "rx_dropped": 0,
+                "tx_packets": 0, "tx_bytes": 9, "tx_dropped": 0,
+                "kernel": {"rx_dropped": 0, "rx_invalid_descs": 0, "tx_invalid_descs": 0,
+                    "rx_ring_full": 2, "rx_fill_ring_empty_descs": 0, "tx_ring_empty_descs": 0}}},
             "drops": {"runt": 3},
             "events": {"flood": 4},
-            "workers": [{"index": 0, "cpu": 1, "busy_ns": 1_500_000_000u64, "total_ns": 3_000_000_000u64, "packets": 7}],
+            "workers": [{"index": 0, "cpu": 1, "busy_ns": 1_500_000_000u64,
+                "total_ns": 3_000_000_000u64, "packets": 7, "busy_pct": 50.0, "ns_per_packet": 1.0}],
             "fdb": {"entries": 1, "capacity": 64},
-        });
+        }))
+        .unwrap();
         let t = render(&s);
         assert!(t.contains("# TYPE vswitch_port_rx_packets_total counter"));
         assert!(t.contains("vswitch_port_rx_packets_total{port=\"vm\\\"1\"} 5"));

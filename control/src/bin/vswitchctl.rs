@@ -1,15 +1,29 @@
 //! vswitchctl: talk to a running vswitchd over its control socket.
 //! Human-readable tables by default, `--json` prints the method's result
-//! as is; errors go to stderr with exit code 1.
+//! as is; errors go to stderr with exit code 1. Requests are built from,
+//! and tables drawn from, the API's typed params and results
+//! (control/src/api/params.rs, control/src/api/results.rs).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use serde_json::{json, Map, Value};
-use vswitch_control::api::client::{Client, ClientError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use vswitch_control::api::client::Client;
+use vswitch_control::api::params::{
+    ConfigSave, Empty, FdbFilter, FdbFlush, FdbKey, Name, StatsFormat, StatsShow,
+};
+use vswitch_control::api::results::{
+    Cleared, EntryType, FdbAdded, FdbDeleted, FdbRow, Flushed, PortDeleted, PortDetail, PortInfo,
+    PrometheusText, Saved, Stats, Status,
+};
 use vswitch_control::config::{self, ConfigFile, DEFAULT_SOCKET};
+use vswitch_control::model::port::{PortPatch, PortSettings};
+use vswitch_control::model::switch::StaticEntry;
+use vswitch_control::model::value::{MacAddr, Vlan};
 use vswitch_control::table::Table;
 
 #[derive(Parser, Debug)]
@@ -25,6 +39,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: a 512-byte VLAN bitmap inline costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Version, uptime, workers, ports and the XDP mode each really got.
@@ -60,28 +76,6 @@ enum Command {
     },
 }
 
-#[derive(clap::Args, Debug, Default)]
-struct PortFlags {
-    /// access | trunk | guest
-    #[arg(long, value_name = "MODE")]
-    vlan_mode: Option<String>,
-    /// Access VLAN, or native VLAN of a trunk/guest port ("none" to unset).
-    #[arg(long, value_name = "VLAN")]
-    vlan: Option<String>,
-    /// Trunk VLANs, e.g. "10,20,100-199" ("none" for the default 1-4094).
-    #[arg(long, value_name = "LIST")]
-    trunk_vlans: Option<String>,
-    /// Receive a copy of everything forwarded in the port's VLANs.
-    #[arg(long, value_name = "BOOL")]
-    promiscuous: Option<bool>,
-    /// Learn source MACs.
-    #[arg(long, value_name = "BOOL")]
-    learning: Option<bool>,
-    /// Receive unknown-unicast floods.
-    #[arg(long, value_name = "BOOL")]
-    flood_unknown_unicast: Option<bool>,
-}
-
 #[derive(Subcommand, Debug)]
 enum PortCmd {
     /// All ports.
@@ -101,8 +95,9 @@ enum PortCmd {
         /// Worker to put it on (default: the least loaded).
         #[arg(long)]
         worker: Option<usize>,
+        /// Settings other than the defaults (the flags of `port set`).
         #[command(flatten)]
-        flags: PortFlags,
+        flags: PortPatch,
     },
     /// Removes a port.
     Del {
@@ -113,8 +108,9 @@ enum PortCmd {
     Set {
         /// Port name.
         name: String,
+        /// What to change.
         #[command(flatten)]
-        flags: PortFlags,
+        flags: PortPatch,
     },
 }
 
@@ -124,22 +120,22 @@ enum FdbCmd {
     Show {
         /// Only this VLAN.
         #[arg(long)]
-        vlan: Option<i64>,
+        vlan: Option<Vlan>,
         /// Only this port.
         #[arg(long)]
         port: Option<String>,
         /// Only this MAC.
         #[arg(long)]
-        mac: Option<String>,
+        mac: Option<MacAddr>,
     },
     /// Adds a static entry.
     Add {
         /// MAC address.
         #[arg(long)]
-        mac: String,
+        mac: MacAddr,
         /// VLAN.
         #[arg(long)]
-        vlan: i64,
+        vlan: Vlan,
         /// Port name.
         #[arg(long)]
         port: String,
@@ -148,10 +144,10 @@ enum FdbCmd {
     Del {
         /// MAC address.
         #[arg(long)]
-        mac: String,
+        mac: MacAddr,
         /// VLAN.
         #[arg(long)]
-        vlan: i64,
+        vlan: Vlan,
     },
     /// Flushes learned entries of a port, a VLAN or everything.
     Flush {
@@ -160,7 +156,7 @@ enum FdbCmd {
         port: Option<String>,
         /// Only this VLAN.
         #[arg(long, conflicts_with = "all")]
-        vlan: Option<i64>,
+        vlan: Option<Vlan>,
         /// Everything.
         #[arg(long)]
         all: bool,
@@ -195,7 +191,21 @@ enum ConfigCmd {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        // A bad value (a VLAN out of range, a malformed MAC) is the same
+        // error the daemon would give: exit 1 like its errors.
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::ValueValidation | clap::error::ErrorKind::InvalidValue
+            ) =>
+        {
+            let _ = e.print();
+            return ExitCode::from(1);
+        }
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -205,40 +215,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn opt_vlan(v: &str) -> Result<Value, String> {
-    if v.eq_ignore_ascii_case("none") {
-        return Ok(Value::Null);
-    }
-    v.parse::<i64>()
-        .map(|n| json!(n))
-        .map_err(|_| format!("invalid VLAN {v:?}: expected a number 1-4094 or \"none\""))
+/// A connection and typed calls over it.
+struct Ctl {
+    client: Client,
 }
 
-fn flags_json(f: &PortFlags, params: &mut Map<String, Value>) -> Result<(), String> {
-    if let Some(m) = &f.vlan_mode {
-        params.insert("vlan_mode".into(), json!(m));
+impl Ctl {
+    /// Calls `method` with typed params; the result as sent.
+    fn call(&mut self, method: &str, params: &impl Serialize) -> Result<Value, String> {
+        let params = serde_json::to_value(params).map_err(|e| e.to_string())?;
+        self.client.call(method, params).map_err(|e| e.to_string())
     }
-    if let Some(v) = &f.vlan {
-        params.insert("vlan".into(), opt_vlan(v)?);
-    }
-    if let Some(t) = &f.trunk_vlans {
-        let v = if t.eq_ignore_ascii_case("none") {
-            Value::Null
-        } else {
-            json!(t)
-        };
-        params.insert("trunk_vlans".into(), v);
-    }
-    for (k, v) in [
-        ("promiscuous", f.promiscuous),
-        ("learning", f.learning),
-        ("flood_unknown_unicast", f.flood_unknown_unicast),
-    ] {
-        if let Some(b) = v {
-            params.insert(k.into(), json!(b));
-        }
-    }
-    Ok(())
+}
+
+/// Reads a result into its type.
+fn typed<T: DeserializeOwned>(method: &str, v: &Value) -> Result<T, String> {
+    serde_json::from_value(v.clone())
+        .map_err(|e| format!("unexpected {method} result from vswitchd: {e}"))
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -251,8 +244,8 @@ fn run(cli: Cli) -> Result<(), String> {
         );
         return Ok(());
     }
-    let mut client = Client::connect(&cli.socket).map_err(|e| e.to_string())?;
-    let mut call = |m: &str, p: Value| client.call(m, p).map_err(|e: ClientError| e.to_string());
+    let client = Client::connect(&cli.socket).map_err(|e| e.to_string())?;
+    let mut ctl = Ctl { client };
     let (method, result) = match cli.command {
         Command::Completions { .. } => unreachable!("handled above"),
         Command::Top {
@@ -260,12 +253,12 @@ fn run(cli: Cli) -> Result<(), String> {
             count,
             batch,
         } => {
-            return top(&mut call, interval, count, batch || cli.json);
+            return top(&mut ctl, interval, count, batch || cli.json);
         }
-        Command::Status => ("status", call("status", json!({}))?),
-        Command::Port(PortCmd::List) => ("port.list", call("port.list", json!({}))?),
+        Command::Status => ("status", ctl.call("status", &Empty {})?),
+        Command::Port(PortCmd::List) => ("port.list", ctl.call("port.list", &Empty {})?),
         Command::Port(PortCmd::Show { name }) => {
-            ("port.show", call("port.show", json!({"name": name}))?)
+            ("port.show", ctl.call("port.show", &Name { name })?)
         }
         Command::Port(PortCmd::Add {
             name,
@@ -273,92 +266,71 @@ fn run(cli: Cli) -> Result<(), String> {
             worker,
             flags,
         }) => {
-            let mut p = Map::new();
-            p.insert("name".into(), json!(name));
-            p.insert("iface".into(), json!(iface));
-            if let Some(w) = worker {
-                p.insert("worker".into(), json!(w));
+            let mut settings = PortSettings::new(name, iface);
+            flags.apply(&mut settings);
+            let mut p = serde_json::to_value(&settings).map_err(|e| e.to_string())?;
+            if let (Some(w), Value::Object(m)) = (worker, &mut p) {
+                m.insert("worker".into(), w.into());
             }
-            flags_json(&flags, &mut p)?;
-            ("port.add", call("port.add", Value::Object(p))?)
+            ("port.add", ctl.call("port.add", &p)?)
         }
-        Command::Port(PortCmd::Del { name }) => {
-            ("port.del", call("port.del", json!({"name": name}))?)
-        }
-        Command::Port(PortCmd::Set { name, flags }) => {
-            let mut p = Map::new();
-            p.insert("name".into(), json!(name));
-            flags_json(&flags, &mut p)?;
-            if p.len() == 1 {
+        Command::Port(PortCmd::Del { name }) => ("port.del", ctl.call("port.del", &Name { name })?),
+        Command::Port(PortCmd::Set { name, mut flags }) => {
+            flags.name = name;
+            if flags.is_empty() {
                 return Err("port set: nothing to change (see vswitchctl port set --help)".into());
             }
-            ("port.set", call("port.set", Value::Object(p))?)
+            ("port.set", ctl.call("port.set", &flags)?)
         }
-        Command::Fdb(FdbCmd::Show { vlan, port, mac }) => {
-            let mut p = Map::new();
-            if let Some(v) = vlan {
-                p.insert("vlan".into(), json!(v));
-            }
-            if let Some(x) = port {
-                p.insert("port".into(), json!(x));
-            }
-            if let Some(m) = mac {
-                p.insert("mac".into(), json!(m));
-            }
-            ("fdb.show", call("fdb.show", Value::Object(p))?)
-        }
+        Command::Fdb(FdbCmd::Show { vlan, port, mac }) => (
+            "fdb.show",
+            ctl.call("fdb.show", &FdbFilter { vlan, port, mac })?,
+        ),
         Command::Fdb(FdbCmd::Add { mac, vlan, port }) => (
             "fdb.add",
-            call("fdb.add", json!({"mac": mac, "vlan": vlan, "port": port}))?,
+            ctl.call("fdb.add", &StaticEntry { mac, vlan, port })?,
         ),
-        Command::Fdb(FdbCmd::Del { mac, vlan }) => (
-            "fdb.del",
-            call("fdb.del", json!({"mac": mac, "vlan": vlan}))?,
-        ),
+        Command::Fdb(FdbCmd::Del { mac, vlan }) => {
+            ("fdb.del", ctl.call("fdb.del", &FdbKey { mac, vlan })?)
+        }
         Command::Fdb(FdbCmd::Flush {
             port,
             vlan,
             all,
             include_static,
         }) => {
-            let mut p = Map::new();
-            match (port, vlan, all) {
-                (Some(x), None, false) => p.insert("port".into(), json!(x)),
-                (None, Some(v), false) => p.insert("vlan".into(), json!(v)),
-                (None, None, true) => p.insert("all".into(), json!(true)),
-                _ => return Err("fdb flush: give one of --port, --vlan or --all".into()),
-            };
-            if include_static {
-                p.insert("include_static".into(), json!(true));
+            if usize::from(port.is_some()) + usize::from(vlan.is_some()) + usize::from(all) != 1 {
+                return Err("fdb flush: give one of --port, --vlan or --all".into());
             }
-            ("fdb.flush", call("fdb.flush", Value::Object(p))?)
+            let p = FdbFlush {
+                port,
+                vlan,
+                all,
+                include_static,
+            };
+            ("fdb.flush", ctl.call("fdb.flush", &p)?)
         }
         Command::Stats(StatsCmd::Show { format }) => {
-            if format == "prometheus" {
-                let r = call("stats.show", json!({"format": "prometheus"}))?;
-                if cli.json {
-                    println!("{}", pretty(&r));
-                } else {
-                    print!("{}", r["text"].as_str().unwrap_or(""));
-                }
+            let format: StatsFormat = serde_json::from_value(Value::String(format))
+                .map_err(|e| format!("stats show --format: {e}"))?;
+            let r = ctl.call("stats.show", &StatsShow { format })?;
+            if format == StatsFormat::Prometheus && !cli.json {
+                print!("{}", typed::<PrometheusText>("stats.show", &r)?.text);
                 return Ok(());
             }
-            ("stats.show", call("stats.show", json!({"format": format}))?)
+            ("stats.show", r)
         }
-        Command::Stats(StatsCmd::Clear) => ("stats.clear", call("stats.clear", json!({}))?),
-        Command::Config(ConfigCmd::Show) => ("config.show", call("config.show", json!({}))?),
-        Command::Config(ConfigCmd::Save { path }) => {
-            let p = match path {
-                Some(p) => json!({"path": p}),
-                None => json!({}),
-            };
-            ("config.save", call("config.save", p)?)
-        }
+        Command::Stats(StatsCmd::Clear) => ("stats.clear", ctl.call("stats.clear", &Empty {})?),
+        Command::Config(ConfigCmd::Show) => ("config.show", ctl.call("config.show", &Empty {})?),
+        Command::Config(ConfigCmd::Save { path }) => (
+            "config.save",
+            ctl.call("config.save", &ConfigSave { path })?,
+        ),
     };
     if cli.json {
         println!("{}", pretty(&result));
     } else {
-        print!("{}", human(method, &result));
+        print!("{}", human(method, &result)?);
     }
     Ok(())
 }
@@ -367,13 +339,8 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(x) => x.clone(),
-        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
-        other => other.to_string(),
-    }
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn duration(secs: u64) -> String {
@@ -387,172 +354,173 @@ fn duration(secs: u64) -> String {
     }
 }
 
-fn human(method: &str, r: &Value) -> String {
-    match method {
-        "status" => {
-            let mut out = format!(
-                "vswitchd {} (pid {}), up {}, config {}\n",
-                s(&r["version"]),
-                s(&r["pid"]),
-                duration(r["uptime_secs"].as_u64().unwrap_or(0)),
-                s(&r["config"])
-            );
-            let f = &r["fdb"];
-            out += &format!(
-                "fdb: {} entries of {}, aging {}\n\n",
-                s(&f["entries"]),
-                s(&f["capacity"]),
-                match f["aging_secs"].as_u64() {
-                    Some(0) => "off".to_string(),
-                    Some(n) => format!("{n}s"),
-                    None => "-".into(),
-                }
-            );
-            let mut t = Table::new(&["WORKER", "CPU", "PORTS"]);
-            for w in r["workers"].as_array().into_iter().flatten() {
-                let ports: Vec<String> =
-                    w["ports"].as_array().into_iter().flatten().map(s).collect();
-                t.row(vec![s(&w["index"]), s(&w["cpu"]), ports.join(" ")]);
-            }
-            out += &t.to_string();
-            out += "\n";
-            let mut t = Table::new(&["PORT", "IFACE", "WORKER", "XDP", "MODE", ">QUEUES", ">MTU"]);
-            for p in r["ports"].as_array().into_iter().flatten() {
-                t.row(
-                    ["name", "iface", "worker", "xdp", "mode", "queues", "mtu"]
-                        .iter()
-                        .map(|k| s(&p[*k]))
-                        .collect(),
-                );
-            }
-            out + &t.to_string()
-        }
-        "port.list" | "port.add" | "port.set" => {
-            let rows: Vec<&Value> = match r {
-                Value::Array(a) => a.iter().collect(),
-                one => vec![one],
-            };
-            let mut t = Table::new(&[
-                "PORT",
-                "IFACE",
-                "VLAN_MODE",
-                "VLAN",
-                "TRUNK_VLANS",
-                "PROMISC",
-                "LEARN",
-                "UU_FLOOD",
-                "WORKER",
-                "XDP",
-                "MODE",
-            ]);
-            for p in rows {
-                let trunk = if p["vlan_mode"] == "trunk" && p["trunk_vlans"].is_null() {
-                    "1-4094".to_string()
-                } else {
-                    s(&p["trunk_vlans"])
-                };
-                t.row(vec![
-                    s(&p["name"]),
-                    s(&p["iface"]),
-                    s(&p["vlan_mode"]),
-                    s(&p["vlan"]),
-                    trunk,
-                    s(&p["promiscuous"]),
-                    s(&p["learning"]),
-                    s(&p["flood_unknown_unicast"]),
-                    s(&p["worker"]),
-                    s(&p["xdp"]),
-                    s(&p["mode"]),
-                ]);
-            }
-            t.to_string()
-        }
-        "port.show" => {
-            let mut out = String::new();
-            for k in [
-                "name",
-                "iface",
-                "vlan_mode",
-                "vlan",
-                "trunk_vlans",
-                "promiscuous",
-                "learning",
-                "flood_unknown_unicast",
-                "worker",
-                "xdp",
-                "mode",
-                "queues",
-                "mtu",
-                "fdb_entries",
-            ] {
-                out += &format!("{k:22} {}\n", s(&r[k]));
-            }
-            out += "counters:\n";
-            for (k, v) in r["counters"].as_object().into_iter().flatten() {
-                out += &format!("  {k:20} {}\n", s(v));
-            }
-            out += "kernel (XDP_STATISTICS):\n";
-            for (k, v) in r["kernel"].as_object().into_iter().flatten() {
-                out += &format!("  {k:26} {}\n", s(v));
-            }
-            out
-        }
-        "port.del" => format!(
-            "removed port {} ({} static entr{} with it)\n",
-            s(&r["name"]),
-            s(&r["static_entries_removed"]),
-            if r["static_entries_removed"] == 1 {
-                "y"
-            } else {
-                "ies"
-            }
-        ),
-        "fdb.show" => {
-            let mut t = Table::new(&["PORT", ">VLAN", "MAC", "TYPE", ">AGE"]);
-            for e in r.as_array().into_iter().flatten() {
-                let age = if e["type"] == "static" {
-                    "-".into()
-                } else {
-                    s(&e["age_secs"])
-                };
-                t.row(vec![
-                    s(&e["port"]),
-                    s(&e["vlan"]),
-                    s(&e["mac"]),
-                    s(&e["type"]),
-                    age,
-                ]);
-            }
-            format!(
-                "{t}{} entr{}\n",
-                t.len(),
-                if t.len() == 1 { "y" } else { "ies" }
-            )
-        }
-        "fdb.add" => format!(
-            "static {} in VLAN {} on port {}\n",
-            s(&r["mac"]),
-            s(&r["vlan"]),
-            s(&r["port"])
-        ),
-        "fdb.del" => format!("deleted {} in VLAN {}\n", s(&r["mac"]), s(&r["vlan"])),
-        "fdb.flush" => format!(
-            "flushed {} entr{}\n",
-            s(&r["flushed"]),
-            if r["flushed"] == 1 { "y" } else { "ies" }
-        ),
-        "stats.show" => stats_human(r),
-        "stats.clear" => "counters cleared\n".into(),
-        "config.show" => match serde_json::from_value::<ConfigFile>(r.clone()) {
-            Ok(f) => config::to_toml(&f),
-            Err(_) => pretty(r) + "\n",
-        },
-        "config.save" => format!("saved to {}\n", s(&r["path"])),
-        _ => pretty(r) + "\n",
+/// The table of ports: each port's settings cells, then where it runs.
+fn port_table(ports: &[PortInfo]) -> String {
+    let runtime = ["WORKER", "XDP", "MODE"];
+    let mut columns: Vec<&str> = PortSettings::new("", "")
+        .cells()
+        .iter()
+        .map(|(_, c, _)| *c)
+        .collect();
+    columns.extend(runtime);
+    let mut t = Table::new(&columns);
+    for p in ports {
+        let mut row: Vec<String> = p.settings.cells().into_iter().map(|(_, _, v)| v).collect();
+        row.extend([p.worker.to_string(), p.xdp.clone(), p.mode.clone()]);
+        t.row(row);
     }
+    t.to_string()
 }
 
-fn stats_human(r: &Value) -> String {
+fn human(method: &str, r: &Value) -> Result<String, String> {
+    Ok(match method {
+        "status" => status_human(&typed(method, r)?),
+        "port.list" => port_table(&typed::<Vec<PortInfo>>(method, r)?),
+        "port.add" | "port.set" => port_table(&[typed(method, r)?]),
+        "port.show" => port_show_human(&typed(method, r)?),
+        "port.del" => {
+            let d: PortDeleted = typed(method, r)?;
+            format!(
+                "removed port {} ({} with it)\n",
+                d.name,
+                plural(d.static_entries_removed, "static entry", "static entries")
+            )
+        }
+        "fdb.show" => {
+            let rows: Vec<FdbRow> = typed(method, r)?;
+            let mut t = Table::new(&["PORT", ">VLAN", "MAC", "TYPE", ">AGE"]);
+            for e in &rows {
+                t.row(vec![
+                    e.port.clone().unwrap_or_else(|| "-".into()),
+                    e.vlan.to_string(),
+                    e.mac.to_string(),
+                    e.kind.to_string(),
+                    match e.kind {
+                        EntryType::Static => "-".into(),
+                        _ => e.age_secs.to_string(),
+                    },
+                ]);
+            }
+            format!("{t}{}\n", plural(t.len(), "entry", "entries"))
+        }
+        "fdb.add" => {
+            let a: FdbAdded = typed(method, r)?;
+            format!(
+                "static {} in VLAN {} on port {}\n",
+                a.entry.mac, a.entry.vlan, a.entry.port
+            )
+        }
+        "fdb.del" => {
+            let d: FdbDeleted = typed(method, r)?;
+            format!("deleted {} in VLAN {}\n", d.mac, d.vlan)
+        }
+        "fdb.flush" => {
+            let f: Flushed = typed(method, r)?;
+            format!("flushed {}\n", plural(f.flushed, "entry", "entries"))
+        }
+        "stats.show" => stats_human(&typed(method, r)?),
+        "stats.clear" => {
+            let _: Cleared = typed(method, r)?;
+            "counters cleared\n".into()
+        }
+        "config.show" => config::to_toml(&typed::<ConfigFile>(method, r)?),
+        "config.save" => format!("saved to {}\n", typed::<Saved>(method, r)?.path),
+        _ => pretty(r) + "\n",
+    })
+}
+
+fn status_human(r: &Status) -> String {
+    let mut out = format!(
+        "vswitchd {} (pid {}), up {}, config {}\n",
+        r.version,
+        r.pid,
+        duration(r.uptime_secs),
+        r.config
+    );
+    let f = &r.fdb;
+    out += &format!(
+        "fdb: {} entries of {}, aging {}\n\n",
+        f.entries,
+        f.capacity,
+        match f.aging_secs {
+            0 => "off".to_string(),
+            n => format!("{n}s"),
+        }
+    );
+    let mut t = Table::new(&["WORKER", "CPU", "PORTS"]);
+    for w in &r.workers {
+        t.row(vec![
+            w.index.to_string(),
+            w.cpu.to_string(),
+            w.ports.join(" "),
+        ]);
+    }
+    out += &t.to_string();
+    out += "\n";
+    let mut t = Table::new(&["PORT", "IFACE", "WORKER", "XDP", "MODE", ">QUEUES", ">MTU"]);
+    for p in &r.ports {
+        t.row(vec![
+            p.name.clone(),
+            p.iface.clone(),
+            p.worker.to_string(),
+            p.xdp.clone(),
+            p.mode.clone(),
+            p.queues.to_string(),
+            p.mtu.to_string(),
+        ]);
+    }
+    out + &t.to_string()
+}
+
+fn port_show_human(r: &PortDetail) -> String {
+    let i = &r.info;
+    let mut rows: Vec<(String, String)> = i
+        .settings
+        .cells()
+        .into_iter()
+        .map(|(k, _, v)| (k.to_string(), v))
+        .collect();
+    rows.extend([
+        ("worker".to_string(), i.worker.to_string()),
+        ("xdp".into(), i.xdp.clone()),
+        ("mode".into(), i.mode.clone()),
+        ("queues".into(), i.queues.to_string()),
+        ("mtu".into(), i.mtu.to_string()),
+        ("fdb_entries".into(), r.fdb_entries.to_string()),
+    ]);
+    let mut out = String::new();
+    for (k, v) in rows {
+        out += &format!("{k:22} {v}\n");
+    }
+    let c = &r.counters;
+    out += "counters:\n";
+    for (k, v) in [
+        ("rx_packets", c.rx_packets),
+        ("rx_bytes", c.rx_bytes),
+        ("rx_dropped", c.rx_dropped),
+        ("tx_packets", c.tx_packets),
+        ("tx_bytes", c.tx_bytes),
+        ("tx_dropped", c.tx_dropped),
+    ] {
+        out += &format!("  {k:20} {v}\n");
+    }
+    out += "kernel (XDP_STATISTICS):\n";
+    if let Some(k) = &r.kernel {
+        for (name, v) in [
+            ("rx_dropped", k.rx_dropped),
+            ("rx_invalid_descs", k.rx_invalid_descs),
+            ("tx_invalid_descs", k.tx_invalid_descs),
+            ("rx_ring_full", k.rx_ring_full),
+            ("rx_fill_ring_empty_descs", k.rx_fill_ring_empty_descs),
+            ("tx_ring_empty_descs", k.tx_ring_empty_descs),
+        ] {
+            out += &format!("  {name:26} {v}\n");
+        }
+    }
+    out
+}
+
+fn stats_human(r: &Stats) -> String {
     let mut t = Table::new(&[
         "PORT",
         ">RX_PACKETS",
@@ -563,33 +531,27 @@ fn stats_human(r: &Value) -> String {
         ">TX_DROPPED",
         ">KERNEL_DROPS",
     ]);
-    for (name, p) in r["ports"].as_object().into_iter().flatten() {
-        let k = &p["kernel"];
-        let kernel: u64 = ["rx_dropped", "rx_ring_full", "rx_fill_ring_empty_descs"]
-            .iter()
-            .map(|f| k[*f].as_u64().unwrap_or(0))
-            .sum();
+    for (name, p) in &r.ports {
+        let c = &p.counters;
         t.row(vec![
             name.clone(),
-            s(&p["rx_packets"]),
-            s(&p["rx_bytes"]),
-            s(&p["rx_dropped"]),
-            s(&p["tx_packets"]),
-            s(&p["tx_bytes"]),
-            s(&p["tx_dropped"]),
-            kernel.to_string(),
+            c.rx_packets.to_string(),
+            c.rx_bytes.to_string(),
+            c.rx_dropped.to_string(),
+            c.tx_packets.to_string(),
+            c.tx_bytes.to_string(),
+            c.tx_dropped.to_string(),
+            p.kernel.map_or(0, |k| k.rx_losses()).to_string(),
         ]);
     }
     let mut out = t.to_string();
-    let nonzero = |section: &str| -> Vec<(String, u64)> {
-        r[section]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| (k.clone(), n)))
+    let nonzero = |m: &std::collections::BTreeMap<String, u64>| -> Vec<(String, u64)> {
+        m.iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| (k.clone(), *n))
             .collect()
     };
-    let drops = nonzero("drops");
+    let drops = nonzero(&r.drops);
     out += "\ndrops by reason:";
     if drops.is_empty() {
         out += " none\n";
@@ -600,17 +562,17 @@ fn stats_human(r: &Value) -> String {
         }
     }
     out += "events:\n";
-    for (k, n) in nonzero("events") {
+    for (k, n) in nonzero(&r.events) {
         out += &format!("  {k:22} {n}\n");
     }
     let mut w = Table::new(&["WORKER", ">CPU", ">BUSY%", ">NS/PKT", ">PACKETS"]);
-    for x in r["workers"].as_array().into_iter().flatten() {
+    for x in &r.workers {
         w.row(vec![
-            s(&x["index"]),
-            s(&x["cpu"]),
-            format!("{:.1}", x["busy_pct"].as_f64().unwrap_or(0.0)),
-            format!("{:.0}", x["ns_per_packet"].as_f64().unwrap_or(0.0)),
-            s(&x["packets"]),
+            x.index.to_string(),
+            x.cpu.to_string(),
+            format!("{:.1}", x.busy_pct),
+            format!("{:.0}", x.ns_per_packet),
+            x.packets.to_string(),
         ]);
     }
     out += "\n";
@@ -618,26 +580,25 @@ fn stats_human(r: &Value) -> String {
 }
 
 /// `top`: samples `stats.show` every `interval` seconds and shows rates.
-fn top(
-    call: &mut dyn FnMut(&str, Value) -> Result<Value, String>,
-    interval: f64,
-    count: Option<u64>,
-    batch: bool,
-) -> Result<(), String> {
+fn top(ctl: &mut Ctl, interval: f64, count: Option<u64>, batch: bool) -> Result<(), String> {
     if !(0.1..=3600.0).contains(&interval) {
         return Err("top: --interval must be between 0.1 and 3600 seconds".into());
     }
-    let mut prev = call("stats.show", json!({}))?;
+    let mut sample = || -> Result<Stats, String> {
+        typed(
+            "stats.show",
+            &ctl.call("stats.show", &StatsShow::default())?,
+        )
+    };
+    let mut prev = sample()?;
     let mut shown = 0u64;
     let raw = (!batch).then(RawTerminal::enter).flatten();
     loop {
         if wait_or_quit(interval, raw.is_some()) {
             break;
         }
-        let cur = call("stats.show", json!({}))?;
-        let dt = (cur["uptime_secs"].as_f64().unwrap_or(0.0)
-            - prev["uptime_secs"].as_f64().unwrap_or(0.0))
-        .max(1e-3);
+        let cur = sample()?;
+        let dt = (cur.uptime_secs - prev.uptime_secs).max(1e-3);
         let screen = top_screen(&prev, &cur, dt);
         let mut out = std::io::stdout().lock();
         if batch {
@@ -657,27 +618,22 @@ fn top(
     Ok(())
 }
 
-fn top_screen(prev: &Value, cur: &Value, dt: f64) -> String {
-    let delta = |a: &Value, b: &Value| {
-        b.as_u64()
-            .unwrap_or(0)
-            .saturating_sub(a.as_u64().unwrap_or(0)) as f64
-    };
+fn top_screen(prev: &Stats, cur: &Stats, dt: f64) -> String {
+    let delta = |a: u64, b: u64| b.saturating_sub(a) as f64;
     let mut out = format!(
         "vswitch top: up {}, interval {:.1}s (q quits)\n\n",
-        duration(cur["uptime_secs"].as_f64().unwrap_or(0.0) as u64),
+        duration(cur.uptime_secs as u64),
         dt
     );
     let mut w = Table::new(&["WORKER", ">CPU", ">BUSY%", ">NS/PKT", ">PKT/S"]);
-    let pw = prev["workers"].as_array().cloned().unwrap_or_default();
-    for (i, x) in cur["workers"].as_array().into_iter().flatten().enumerate() {
-        let p = pw.get(i).cloned().unwrap_or(Value::Null);
-        let busy = delta(&p["busy_ns"], &x["busy_ns"]);
-        let total = delta(&p["total_ns"], &x["total_ns"]);
-        let pkts = delta(&p["packets"], &x["packets"]);
+    for (i, x) in cur.workers.iter().enumerate() {
+        let p = prev.workers.get(i);
+        let busy = delta(p.map_or(0, |p| p.busy_ns), x.busy_ns);
+        let total = delta(p.map_or(0, |p| p.total_ns), x.total_ns);
+        let pkts = delta(p.map_or(0, |p| p.packets), x.packets);
         w.row(vec![
-            s(&x["index"]),
-            s(&x["cpu"]),
+            x.index.to_string(),
+            x.cpu.to_string(),
             format!(
                 "{:.1}",
                 if total > 0.0 {
@@ -704,25 +660,28 @@ fn top_screen(prev: &Value, cur: &Value, dt: f64) -> String {
         ">TX MBIT/S",
         ">DROP/S",
     ]);
-    for (name, c) in cur["ports"].as_object().into_iter().flatten() {
-        let p = &prev["ports"][name];
-        let rate = |k: &str| delta(&p[k], &c[k]) / dt;
-        let drops = rate("rx_dropped") + rate("tx_dropped");
+    for (name, c) in &cur.ports {
+        let p = prev.ports.get(name).map(|p| p.counters).unwrap_or_default();
+        let c = c.counters;
+        let rate = |a: u64, b: u64| delta(a, b) / dt;
+        let drops = rate(p.rx_dropped, c.rx_dropped) + rate(p.tx_dropped, c.tx_dropped);
         t.row(vec![
             name.clone(),
-            format!("{:.0}", rate("rx_packets")),
-            format!("{:.2}", rate("rx_bytes") * 8.0 / 1e6),
-            format!("{:.0}", rate("tx_packets")),
-            format!("{:.2}", rate("tx_bytes") * 8.0 / 1e6),
+            format!("{:.0}", rate(p.rx_packets, c.rx_packets)),
+            format!("{:.2}", rate(p.rx_bytes, c.rx_bytes) * 8.0 / 1e6),
+            format!("{:.0}", rate(p.tx_packets, c.tx_packets)),
+            format!("{:.2}", rate(p.tx_bytes, c.tx_bytes) * 8.0 / 1e6),
             format!("{:.0}", drops),
         ]);
     }
     out += &t.to_string();
-    let mut reasons: Vec<(String, f64)> = cur["drops"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), delta(&prev["drops"][k], v) / dt))
+    let mut reasons: Vec<(String, f64)> = cur
+        .drops
+        .iter()
+        .map(|(k, &v)| {
+            let before = prev.drops.get(k).copied().unwrap_or(0);
+            (k.clone(), delta(before, v) / dt)
+        })
         .filter(|(_, r)| *r > 0.0)
         .collect();
     reasons.sort_by(|a, b| b.1.total_cmp(&a.1));

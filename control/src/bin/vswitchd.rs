@@ -37,13 +37,14 @@ fn init_logs() {
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logs();
-    let (file, valid) = match config::load(&args.config) {
+    let loaded = match config::load(&args.config) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("vswitchd: {}: {e}", args.config.display());
             return ExitCode::from(2);
         }
     };
+    let valid = &loaded.config;
     if args.check {
         println!(
             "{}: configuration OK: {} port(s), {} worker(s), {} static FDB entr{}",
@@ -71,10 +72,16 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    remove_stale_xdp(valid.ports.iter().map(|p| p.iface.as_str()));
-    let socket = valid.control_socket.clone();
-    let group = valid.control_group.as_ref().map(|(_, gid)| *gid);
-    let controller = match Controller::start(file, valid, args.config.clone()) {
+    // Interfaces are probed at start, not by --check: a configuration is
+    // often checked on another machine than the one it runs on.
+    if let Err(e) = loaded.probe_interfaces() {
+        eprintln!("vswitchd: cannot start: {}: {e}", args.config.display());
+        return ExitCode::from(1);
+    }
+    remove_stale_xdp(valid.ports.iter().map(|p| p.settings.iface.as_str()));
+    let socket = valid.switch.control_socket.clone();
+    let group = loaded.host.control_gid;
+    let controller = match Controller::start(loaded.config, args.config.clone()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("vswitchd: cannot start: {e}");
@@ -83,7 +90,7 @@ fn main() -> ExitCode {
     };
     for p in controller.ports() {
         tracing::info!(
-            port = %p.section.name, iface = %p.status.iface, worker = p.worker,
+            port = %p.settings.name, iface = %p.status.iface, worker = p.worker,
             xdp = %p.status.attach, mode = %p.status.bind, queues = p.status.queues,
             "port up"
         );

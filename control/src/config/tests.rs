@@ -1,4 +1,9 @@
-//! Config parsing and validation: every error names key, line and why.
+//! Config parsing, the pure check and the host probe: every error names
+//! key, line and why.
+
+use std::path::PathBuf;
+
+use vswitch_dataplane::{PortId, VlanId, VlanMode};
 
 use super::*;
 
@@ -38,20 +43,30 @@ iface = "vsw-esx"
 vlan_mode = "guest"
 "#;
 
+/// Parse, check and probe, as `load` does.
+fn validate(src: &str) -> Result<ValidConfig, ConfigError> {
+    let v = check(parse(src)?, Some(src))?;
+    probe(&v, Some(src))?;
+    Ok(v)
+}
+
 fn err(src: &str) -> ConfigError {
-    match parse(src) {
-        Err(e) => e,
-        Ok(f) => validate(&f, Some(src)).expect_err("config should be refused"),
-    }
+    validate(src).expect_err("config should be refused")
+}
+
+/// Parse and the pure check only: no system call.
+fn check_err(src: &str) -> ConfigError {
+    parse(src)
+        .and_then(|f| check(f, Some(src)))
+        .expect_err("config should be refused")
 }
 
 #[test]
 fn good_config_validates() {
-    let f = parse(GOOD).unwrap();
-    let v = validate(&f, Some(GOOD)).unwrap();
+    let v = validate(GOOD).unwrap();
     assert_eq!(v.workers, vec![0]);
-    assert_eq!(v.fdb.capacity, 4096);
-    assert_eq!(v.fdb.aging_secs, 60);
+    assert_eq!(v.fdb_capacity, 4096);
+    assert_eq!(v.fdb_aging_secs, 60);
     assert_eq!(v.ports.len(), 3);
     assert_eq!(
         v.ports[0].config.vlan,
@@ -77,10 +92,10 @@ fn good_config_validates() {
 #[test]
 fn defaults_apply() {
     let src = "[[port]]\nname = \"a\"\niface = \"x\"\nvlan = 1\n";
-    let v = validate(&parse(src).unwrap(), Some(src)).unwrap();
-    assert_eq!(v.control_socket, PathBuf::from(DEFAULT_SOCKET));
-    assert_eq!(v.fdb.capacity, 65536);
-    assert_eq!(v.fdb.aging_secs, 300);
+    let v = validate(src).unwrap();
+    assert_eq!(v.switch.control_socket, PathBuf::from(DEFAULT_SOCKET));
+    assert_eq!(v.fdb_capacity, 65536);
+    assert_eq!(v.fdb_aging_secs, 300);
     let p = &v.ports[0].config;
     assert!(p.learning && p.flood_unknown_unicast && !p.promiscuous);
 }
@@ -92,12 +107,14 @@ fn unknown_key_is_named_with_its_line() {
     let e = err(src);
     assert_eq!(e.line, Some(8), "{e}");
     assert!(e.message.contains("unknown field `vlna`"), "{e}");
+    assert_eq!(e.key, "port \"a\".vlna");
 }
 
 #[test]
 fn wrong_type_has_a_line() {
     let e = err("[fdb]\ncapacity = \"big\"\n");
     assert_eq!(e.line, Some(2), "{e}");
+    assert_eq!(e.key, "fdb.capacity");
     assert!(
         e.message.contains("string") || e.message.contains("integer"),
         "{e}"
@@ -130,6 +147,7 @@ fn semantic_errors_point_at_the_key() {
 
     let e = err("[[port]]\nname = \"a\"\niface = \"x\"\nvlan_mode = \"hybrid\"\n");
     assert_eq!(e.line, Some(4), "{e}");
+    assert_eq!(e.key, "port \"a\".vlan_mode");
 }
 
 #[test]
@@ -203,4 +221,88 @@ fn written_toml_reads_back_identically() {
     let f = parse(GOOD).unwrap();
     let text = to_toml(&f);
     assert_eq!(parse(&text).unwrap(), f);
+    assert!(text.contains("trunk_vlans = \"10,20,100-199\""), "{text}");
+    assert!(text.contains("mac = \"02:00:00:00:00:01\""), "{text}");
+    assert_eq!(check(f.clone(), None).unwrap().file(), f);
+}
+
+/// The pure check makes no system call: the facts of the host (CPUs,
+/// groups, interfaces) pass it and are the probe's to refuse.
+#[test]
+fn host_facts_pass_the_check_and_fail_the_probe() {
+    for (src, why) in [
+        (
+            "[switch]\nworkers = [4096]\n",
+            "does not exist (this machine has CPUs",
+        ),
+        (
+            "[switch]\ncontrol_group = \"no-such-group-xyz\"\n",
+            "group \"no-such-group-xyz\" does not exist",
+        ),
+    ] {
+        let v = check(parse(src).unwrap(), Some(src)).expect("the check knows no host");
+        let e = probe(&v, Some(src)).unwrap_err();
+        assert!(e.message.contains(why), "{e}");
+        assert_eq!(e.line, Some(2), "{e}");
+    }
+    let src = "[[port]]\nname = \"a\"\niface = \"no-such-if0\"\nvlan = 1\n";
+    let v = check(parse(src).unwrap(), Some(src)).unwrap();
+    let e = probe_interfaces(&v, Some(src)).unwrap_err();
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("port \"a\".iface", Some(3)),
+        "{e}"
+    );
+    assert!(e.message.contains("no-such-if0 does not exist"), "{e}");
+    let v = validate("[[port]]\nname = \"a\"\niface = \"lo\"\nvlan = 1\n").unwrap();
+    assert!(probe_interfaces(&v, None).is_ok(), "lo exists everywhere");
+}
+
+#[test]
+fn the_check_alone_refuses_what_does_not_fit() {
+    for (src, key, line, why) in [
+        ("[switch]\nworkers = []\n", "switch.workers", 2, "at least one CPU"),
+        ("[switch]\nworkers = [1, 1]\n", "switch.workers", 2, "twice"),
+        ("[switch]\nworkers = [-1]\n", "switch.workers", 2, "does not exist"),
+        ("\n[fdb]\ncapacity = 1\n", "fdb.capacity", 3, "out of range"),
+        (
+            "[[port]]\nname = \"a\"\niface = \"x\"\nvlan_mode = \"guest\"\ntrunk_vlans = \"5\"\n",
+            "port \"a\".trunk_vlans",
+            5,
+            "guest ports carry every VLAN",
+        ),
+        (
+            "[[port]]\nname = \"a\"\niface = \"x\"\nvlan = 1\n[[fdb.static]]\nmac = \"02:00:00:00:00:01\"\nvlan = 1\nport = \"a\"\n[[fdb.static]]\nmac = \"02:00:00:00:00:01\"\nvlan = 1\nport = \"a\"\n",
+            "fdb.static[1].mac",
+            10,
+            "two static entries",
+        ),
+    ] {
+        let e = check_err(src);
+        assert_eq!((e.key.as_str(), e.line), (key, Some(line)), "{e}");
+        assert!(e.message.contains(why), "{e}");
+    }
+}
+
+/// Values are parsed while the file is read; their errors carry the key
+/// label the check would give and the line of the value.
+#[test]
+fn bad_values_are_named_like_the_check_names_them() {
+    let e = check_err("[[port]]\nname = \"a\"\niface = \"x\"\nvlan = 1\n\n[[fdb.static]]\nmac = \"02:00:00:00:00:01\"\nvlan = 4095\nport = \"a\"\n");
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("fdb.static[0].vlan", Some(8)),
+        "{e}"
+    );
+    assert!(e.message.contains("VLAN 4095 is out of range"), "{e}");
+    let e = check_err("[[port]]\nname = \"a\"\niface = \"x\"\n\n[[port]]\nname = \"b\"\niface = \"y\"\nvlan_mode = \"trunk\"\ntrunk_vlans = \"1-5000\"\n");
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("port \"b\".trunk_vlans", Some(9)),
+        "{e}"
+    );
+    assert!(e.message.contains("1-4094"), "{e}");
+    let e = check_err("[[fdb.static]]\nvlan = 1\nport = \"a\"\n");
+    assert_eq!((e.key.as_str(), e.line), ("fdb.static[0]", Some(1)), "{e}");
+    assert!(e.message.contains("missing field `mac`"), "{e}");
 }

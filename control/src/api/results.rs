@@ -1,0 +1,294 @@
+//! The result of each method, as typed structs: the daemon serializes
+//! them, vswitchctl reads them back into the same types to draw its
+//! tables, and the Prometheus text is rendered from [`Stats`].
+//! `docs/api.md` documents every field; a test checks the two agree.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::port::PortSettings;
+use crate::model::switch::StaticEntry;
+use crate::model::value::{MacAddr, Vlan};
+
+/// `status`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    /// vswitchd's version.
+    pub version: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Seconds since it started.
+    pub uptime_secs: u64,
+    /// The file it started with.
+    pub config: String,
+    /// Poll workers.
+    pub workers: Vec<WorkerPorts>,
+    /// Ports and what the kernel gave them.
+    pub ports: Vec<PortRuntime>,
+    /// The MAC table.
+    pub fdb: FdbStatus,
+}
+
+/// A worker and its ports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerPorts {
+    /// Worker index.
+    pub index: usize,
+    /// CPU it is pinned to.
+    pub cpu: usize,
+    /// Names of its ports.
+    pub ports: Vec<String>,
+}
+
+/// What a running port got from the kernel, and where it runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PortRuntime {
+    /// Port name.
+    pub name: String,
+    /// Kernel interface.
+    pub iface: String,
+    /// Worker that owns it.
+    pub worker: usize,
+    /// XDP attach mode: native or generic.
+    pub xdp: String,
+    /// Socket mode: copy or zero-copy.
+    pub mode: String,
+    /// Receive queues bound.
+    pub queues: u32,
+    /// Interface MTU.
+    pub mtu: u32,
+}
+
+/// The MAC table in `status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FdbStatus {
+    /// Entries now.
+    pub entries: usize,
+    /// Most entries.
+    pub capacity: usize,
+    /// Aging time; 0 = never.
+    pub aging_secs: u32,
+}
+
+/// `port.list` (one per port), `port.add`, `port.set`: the settings and
+/// the runtime facts of a port.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PortInfo {
+    /// As configured.
+    #[serde(flatten)]
+    pub settings: PortSettings,
+    /// Worker that owns it.
+    pub worker: usize,
+    /// XDP attach mode: native or generic.
+    pub xdp: String,
+    /// Socket mode: copy or zero-copy.
+    pub mode: String,
+    /// Receive queues bound.
+    pub queues: u32,
+    /// Interface MTU.
+    pub mtu: u32,
+}
+
+/// `port.show`: [`PortInfo`] with counters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PortDetail {
+    /// Settings and runtime facts.
+    #[serde(flatten)]
+    pub info: PortInfo,
+    /// The switch's counters for the port.
+    pub counters: PortCounters,
+    /// The kernel's ring counters, when it reported them.
+    pub kernel: Option<KernelCounters>,
+    /// MAC table entries on the port.
+    pub fdb_entries: usize,
+}
+
+/// A port's counters since the last `stats.clear`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct PortCounters {
+    /// Frames received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Received frames dropped.
+    pub rx_dropped: u64,
+    /// Frames transmitted.
+    pub tx_packets: u64,
+    /// Bytes transmitted.
+    pub tx_bytes: u64,
+    /// Frames dropped at output.
+    pub tx_dropped: u64,
+}
+
+/// The kernel's AF_XDP ring counters (XDP_STATISTICS), summed over a
+/// port's sockets.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct KernelCounters {
+    /// Dropped for other reasons than full or empty rings.
+    pub rx_dropped: u64,
+    /// Invalid rx descriptors.
+    pub rx_invalid_descs: u64,
+    /// Invalid tx descriptors.
+    pub tx_invalid_descs: u64,
+    /// Dropped because the rx ring was full.
+    pub rx_ring_full: u64,
+    /// Times the fill ring was empty.
+    pub rx_fill_ring_empty_descs: u64,
+    /// Times the tx ring was empty.
+    pub tx_ring_empty_descs: u64,
+}
+
+impl KernelCounters {
+    /// Receive-side losses: what vswitchctl shows as KERNEL_DROPS.
+    pub fn rx_losses(&self) -> u64 {
+        self.rx_dropped + self.rx_ring_full + self.rx_fill_ring_empty_descs
+    }
+}
+
+/// `port.del`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PortDeleted {
+    /// The port.
+    pub name: String,
+    /// Static entries removed with it.
+    pub static_entries_removed: usize,
+}
+
+/// Static or learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryType {
+    /// Configured.
+    Static,
+    /// Learned.
+    Dynamic,
+}
+
+impl std::fmt::Display for EntryType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EntryType::Static => "static",
+            EntryType::Dynamic => "dynamic",
+        })
+    }
+}
+
+/// `fdb.show`: one entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FdbRow {
+    /// The MAC.
+    pub mac: MacAddr,
+    /// Its VLAN.
+    pub vlan: Vlan,
+    /// The port it is on.
+    pub port: Option<String>,
+    /// Static or dynamic.
+    #[serde(rename = "type")]
+    pub kind: EntryType,
+    /// Seconds since last seen (0 for static entries).
+    pub age_secs: u32,
+}
+
+/// `fdb.add`: the entry, marked static.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FdbAdded {
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: StaticEntry,
+    /// Always static.
+    #[serde(rename = "type")]
+    pub kind: EntryType,
+}
+
+/// `fdb.del`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FdbDeleted {
+    /// The MAC.
+    pub mac: MacAddr,
+    /// Its VLAN.
+    pub vlan: Vlan,
+}
+
+/// `fdb.flush`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flushed {
+    /// Entries removed.
+    pub flushed: usize,
+}
+
+/// `stats.show` (format json).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Stats {
+    /// Seconds since start (fractional, for rates).
+    pub uptime_secs: f64,
+    /// Per port, by name.
+    pub ports: BTreeMap<String, PortStats>,
+    /// Drops by reason name (every reason, zeros included).
+    pub drops: BTreeMap<String, u64>,
+    /// Engine events by name (every event, zeros included).
+    pub events: BTreeMap<String, u64>,
+    /// Per worker.
+    pub workers: Vec<WorkerLoad>,
+    /// MAC table use.
+    pub fdb: FdbUsage,
+}
+
+/// A port in `stats.show`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PortStats {
+    /// The switch's counters.
+    #[serde(flatten)]
+    pub counters: PortCounters,
+    /// The kernel's ring counters, when it reported them.
+    pub kernel: Option<KernelCounters>,
+}
+
+/// A worker's load in `stats.show`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerLoad {
+    /// Worker index.
+    pub index: usize,
+    /// CPU it is pinned to.
+    pub cpu: usize,
+    /// Nanoseconds in loop iterations that did work.
+    pub busy_ns: u64,
+    /// Nanoseconds since it started.
+    pub total_ns: u64,
+    /// Frames it received.
+    pub packets: u64,
+    /// busy_ns / total_ns, in percent.
+    pub busy_pct: f64,
+    /// busy_ns per packet.
+    pub ns_per_packet: f64,
+}
+
+/// MAC table use in `stats.show`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FdbUsage {
+    /// Entries now.
+    pub entries: usize,
+    /// Most entries.
+    pub capacity: usize,
+}
+
+/// `stats.show` (format prometheus).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrometheusText {
+    /// The text exposition format.
+    pub text: String,
+}
+
+/// `stats.clear`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cleared {
+    /// Always true.
+    pub cleared: bool,
+}
+
+/// `config.save`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Saved {
+    /// Where it was written.
+    pub path: String,
+}
