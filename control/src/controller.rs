@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use vswitch_dataplane::fdb::FlushScope;
 use vswitch_dataplane::limits::MAX_PORTS;
-use vswitch_dataplane::port::afxdp::{PortSpec, PortStatus};
 use vswitch_dataplane::port::xsk;
+use vswitch_dataplane::port::{DriverChoice, PortSpec, PortStatus};
 use vswitch_dataplane::stats::StatsTotals;
 use vswitch_dataplane::switch::{Switch, SwitchConfig, SwitchError};
 use vswitch_dataplane::{EngineError, PortConfig, PortId, StaticEntry as EngineStatic};
@@ -124,6 +124,7 @@ impl Controller {
                     PortSpec {
                         id: p.id,
                         iface: p.settings.iface.clone(),
+                        driver: DriverChoice::AfXdp,
                     },
                     i % nworkers,
                 )
@@ -332,6 +333,7 @@ impl Controller {
                 PortSpec {
                     id,
                     iface: settings.iface.clone(),
+                    driver: DriverChoice::AfXdp,
                 },
                 worker,
             )

@@ -233,8 +233,8 @@ fn status(c: &Controller) -> Status {
                 name: p.settings.name.clone(),
                 iface: p.status.iface.clone(),
                 worker: p.worker,
-                xdp: p.status.attach.to_string(),
-                mode: p.status.bind.to_string(),
+                xdp: xdp_attach(&p.status),
+                mode: xdp_bind(&p.status),
                 queues: p.status.queues,
                 mtu: p.status.mtu,
             })
@@ -251,8 +251,8 @@ fn port_info(e: &PortEntry) -> PortInfo {
     PortInfo {
         settings: e.settings.clone(),
         worker: e.worker,
-        xdp: e.status.attach.to_string(),
-        mode: e.status.bind.to_string(),
+        xdp: xdp_attach(&e.status),
+        mode: xdp_bind(&e.status),
         queues: e.status.queues,
         mtu: e.status.mtu,
     }
@@ -399,4 +399,16 @@ fn stats(c: &Controller) -> Stats {
             capacity: c.switch().fdb().capacity(),
         },
     }
+}
+
+/// How the port's XDP program is attached ("-" for a port without one).
+fn xdp_attach(s: &vswitch_dataplane::port::PortStatus) -> String {
+    s.xdp
+        .map_or_else(|| "-".into(), |(attach, _)| attach.to_string())
+}
+
+/// Copy or zero-copy ("-" for a port without AF_XDP sockets).
+fn xdp_bind(s: &vswitch_dataplane::port::PortStatus) -> String {
+    s.xdp
+        .map_or_else(|| "-".into(), |(_, bind)| bind.to_string())
 }

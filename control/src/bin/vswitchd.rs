@@ -91,7 +91,8 @@ fn main() -> ExitCode {
     for p in controller.ports() {
         tracing::info!(
             port = %p.settings.name, iface = %p.status.iface, worker = p.worker,
-            xdp = %p.status.attach, mode = %p.status.bind, queues = p.status.queues,
+            driver = %p.status.driver, xdp = ?p.status.xdp, offloads = %p.status.offloads,
+            queues = p.status.queues,
             "port up"
         );
     }

@@ -42,7 +42,6 @@ pub struct Frame<'a> {
     start: usize,
     len: usize,
     frags: &'a [&'a [u8]],
-    frags_len: usize,
     offload: Offload,
     handle: u64,
 }
@@ -57,7 +56,6 @@ impl<'a> Frame<'a> {
             start,
             len,
             frags: &[],
-            frags_len: 0,
             offload: Offload::default(),
             handle: 0,
         })
@@ -84,7 +82,6 @@ impl<'a> Frame<'a> {
     /// the first buffer: the engine never looks into the others.
     #[inline]
     pub fn with_frags(mut self, frags: &'a [&'a [u8]]) -> Frame<'a> {
-        self.frags_len = frags.iter().map(|f| f.len()).sum();
         self.frags = frags;
         self
     }
@@ -136,7 +133,12 @@ impl<'a> Frame<'a> {
     /// Length of the whole frame, every buffer included.
     #[inline]
     pub fn len(&self) -> usize {
-        self.len + self.frags_len
+        // Most frames have one buffer: the sum is skipped, not computed.
+        if self.frags.is_empty() {
+            self.len
+        } else {
+            self.len + self.frags.iter().map(|f| f.len()).sum::<usize>()
+        }
     }
 
     /// Length of the data in the first buffer.
@@ -176,7 +178,6 @@ impl<'a> Frame<'a> {
             self.start = start;
             self.len = len;
             self.frags = &[];
-            self.frags_len = 0;
             self.offload = Offload::default();
         }
         fits
@@ -191,7 +192,9 @@ impl<'a> Frame<'a> {
         self.buf.copy_within(s..s + ADDRS_LEN, s + TAG_LEN);
         self.start += TAG_LEN;
         self.len -= TAG_LEN;
-        self.offload.shift(-(TAG_LEN as isize));
+        if self.offload != Offload::NONE {
+            self.offload.shift(-(TAG_LEN as isize));
+        }
     }
 
     /// Inserts an 802.1Q tag into the headroom; `false` (nothing changed)
@@ -207,7 +210,9 @@ impl<'a> Frame<'a> {
         write_tag(&mut self.buf[s + ADDRS_LEN..s + ADDRS_LEN + TAG_LEN], tci);
         self.start = s;
         self.len += TAG_LEN;
-        self.offload.shift(TAG_LEN as isize);
+        if self.offload != Offload::NONE {
+            self.offload.shift(TAG_LEN as isize);
+        }
         true
     }
 
@@ -255,22 +260,28 @@ impl<'a> Frame<'a> {
         }
         let dst = &mut self.buf[s..s + out_len as usize];
         dst[..ADDRS_LEN].copy_from_slice(&head[..ADDRS_LEN]);
-        let mut at = match enc {
+        let at = match enc {
             Encoding::Untagged => ADDRS_LEN,
             Encoding::Tagged(tci) => {
                 write_tag(&mut dst[ADDRS_LEN..ADDRS_LEN + TAG_LEN], tci);
                 ADDRS_LEN + TAG_LEN
             }
         };
-        for part in core::iter::once(&head[body..]).chain(src.frags.iter().copied()) {
-            dst[at..at + part.len()].copy_from_slice(part);
-            at += part.len();
+        let rest = &head[body..];
+        dst[at..at + rest.len()].copy_from_slice(rest);
+        if !src.frags.is_empty() {
+            let mut at = at + rest.len();
+            for part in src.frags {
+                dst[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
         }
         self.len = out_len as usize;
         self.frags = &[];
-        self.frags_len = 0;
         self.offload = src.offload;
-        self.offload.shift(delta);
+        if self.offload != Offload::NONE {
+            self.offload.shift(delta);
+        }
         true
     }
 }

@@ -2,7 +2,7 @@
 //! `two_port IF_A IF_B SECONDS`
 use std::time::Duration;
 use vswitch_dataplane::fdb::FdbConfig;
-use vswitch_dataplane::port::afxdp::PortSpec;
+use vswitch_dataplane::port::{DriverChoice, PortSpec};
 use vswitch_dataplane::switch::{Switch, SwitchConfig};
 use vswitch_dataplane::{PortConfig, PortId, VlanId, VlanMode};
 
@@ -15,6 +15,7 @@ fn main() {
             PortSpec {
                 id: PortId::new(0).unwrap(),
                 iface: args[1].clone(),
+                driver: DriverChoice::AfXdp,
             },
             0,
         ),
@@ -22,6 +23,7 @@ fn main() {
             PortSpec {
                 id: PortId::new(1).unwrap(),
                 iface: args[2].clone(),
+                driver: DriverChoice::AfXdp,
             },
             0,
         ),

@@ -11,8 +11,8 @@ use vswitch_engine::fdb::{Fdb, FdbConfig};
 use vswitch_engine::stats::{StatsTotals, WorkerStats};
 use vswitch_engine::{Engine, EngineError, PortId, Snapshot};
 
-use crate::port::afxdp::{PortSpec, PortStatus};
 use crate::port::xsk::SocketConfig;
+use crate::port::{PortSpec, PortStatus};
 use crate::worker::{self, Command, PortReport, WorkerContext, WorkerSetup, WorkerShared};
 
 /// How to start a switch.

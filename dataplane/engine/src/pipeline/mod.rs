@@ -302,9 +302,8 @@ fn classify(
 ) {
     let ingress = ctx.ingress.index() as u8;
     for ((m, hs), f) in meta.iter_mut().zip(hashes.iter_mut()).zip(frames) {
-        let parsed = EthernetFrame::new_checked(f.data())
-            .and_then(|e| e.l2_header())
-            .and_then(|h| Ok((h, mode.classify(h.tag)?)));
+        let parsed =
+            EthernetFrame::read_l2_header(f.data()).and_then(|h| Ok((h, mode.classify(h.tag)?)));
         let (h, ing) = match parsed {
             Ok(ok) => ok,
             Err(reason) => {

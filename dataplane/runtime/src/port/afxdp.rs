@@ -4,43 +4,10 @@
 
 use std::io;
 
-use super::xsk::{
-    Socket, SocketConfig, SocketError, Umem, XdpAttach, XdpBind, XskStats, MAX_CHUNK_FRAME_LEN,
-};
+use super::xsk::{Socket, SocketConfig, SocketError, Umem, XskStats, MAX_CHUNK_FRAME_LEN};
+use super::{Driver, Offloads, PortSpec, PortStatus};
 use crate::limits::VLAN_TAG_LEN;
 use crate::wire::HEADER_LEN;
-use crate::PortId;
-
-/// What a worker needs to open a port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortSpec {
-    /// The port's id in the switch.
-    pub id: PortId,
-    /// Kernel interface name.
-    pub iface: String,
-}
-
-/// What a port really got from the kernel, for logs and `status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortStatus {
-    /// The port's id.
-    pub id: PortId,
-    /// Kernel interface.
-    pub iface: String,
-    /// Receive queues bound (one socket each).
-    pub queues: u32,
-    /// Native or generic XDP.
-    pub attach: XdpAttach,
-    /// Copy or zero-copy.
-    pub bind: XdpBind,
-    /// The interface MTU when opened.
-    pub mtu: u32,
-    /// Largest frame the port transmits: MTU + Ethernet header + one
-    /// 802.1Q tag, capped by the UMEM chunk.
-    pub max_frame_len: usize,
-    /// Worker that owns it.
-    pub worker: usize,
-}
 
 /// Errors opening a port.
 #[derive(Debug, thiserror::Error)]
@@ -108,15 +75,16 @@ impl AfXdpPort {
         let status = PortStatus {
             id: spec.id,
             iface: spec.iface.clone(),
+            driver: Driver::AfXdp,
             queues,
-            attach: first.attach(),
-            bind: first.bind(),
+            xdp: Some((first.attach(), first.bind())),
+            offloads: Offloads::ChecksumRepair,
             mtu,
             max_frame_len: (mtu as usize + HEADER_LEN + VLAN_TAG_LEN).min(MAX_CHUNK_FRAME_LEN),
             worker,
         };
         tracing::debug!(
-            port = %spec.id, iface = %spec.iface, queues, xdp = %status.attach, mode = %status.bind, mtu,
+            port = %spec.id, iface = %spec.iface, queues, xdp = %first.attach(), mode = %first.bind(), mtu,
             "port open"
         );
         Ok(AfXdpPort {

@@ -1,5 +1,136 @@
-//! Kernel-facing port drivers: [`afxdp`] (AF_XDP sockets on the owning
-//! worker's UMEM, wrapped once in [`xsk`]).
+//! Kernel-facing port drivers and what they have in common: how a port is
+//! asked for ([`PortSpec`], with a [`DriverChoice`]) and what it got
+//! ([`PortStatus`]).
+//!
+//! - [`afxdp`]: AF_XDP sockets on the owning worker's UMEM (wrapped once
+//!   in [`xsk`]); fastest for small frames, no offload metadata.
+//! - packet sockets with virtio-net headers: super-frames and partial
+//!   checksums cross the switch whole (coming with the packet driver).
 
 pub mod afxdp;
 pub mod xsk;
+
+use core::fmt;
+
+use crate::PortId;
+use xsk::{XdpAttach, XdpBind};
+
+/// Which driver a port asks for (`driver` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DriverChoice {
+    /// Decided by a fixed rule per kind of interface ([`DriverChoice::resolve`]).
+    #[default]
+    Auto,
+    /// AF_XDP sockets.
+    AfXdp,
+    /// A packet socket with virtio-net headers.
+    Packet,
+}
+
+/// The driver a port runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// AF_XDP sockets.
+    AfXdp,
+    /// A packet socket with virtio-net headers.
+    Packet,
+}
+
+impl DriverChoice {
+    /// The driver for `iface`. `Auto` is a fixed rule, not a guess at run
+    /// time: an interface with a device behind it (a NIC: it has
+    /// `/sys/class/net/IFACE/device`) gets AF_XDP, which can run zero-copy
+    /// there; a virtual one (veth, tap, macvlan: no device) gets the packet
+    /// driver, which carries their senders' offloaded super-frames and
+    /// partial checksums whole.
+    pub fn resolve(self, iface: &str) -> Driver {
+        match self {
+            DriverChoice::AfXdp => Driver::AfXdp,
+            DriverChoice::Packet => Driver::Packet,
+            DriverChoice::Auto => {
+                if std::path::Path::new(&format!("/sys/class/net/{iface}/device")).exists() {
+                    Driver::AfXdp
+                } else {
+                    Driver::Packet
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for DriverChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DriverChoice::Auto => "auto",
+            DriverChoice::AfXdp => "afxdp",
+            DriverChoice::Packet => "packet",
+        })
+    }
+}
+
+impl fmt::Display for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Driver::AfXdp => "afxdp",
+            Driver::Packet => "packet",
+        })
+    }
+}
+
+/// What a port does with offloaded traffic (super-frames, partial
+/// checksums), for `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offloads {
+    /// Receives and sends virtio-net headers: super-frames and partial
+    /// checksums cross whole; frames for ports without headers are
+    /// segmented and checksummed in software.
+    VnetHeader,
+    /// AF_XDP gets no metadata: a partial checksum found in a received
+    /// frame is completed (counted); super-frames never arrive (the kernel
+    /// segments them before XDP).
+    ChecksumRepair,
+}
+
+impl fmt::Display for Offloads {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Offloads::VnetHeader => "vnet-hdr (gso, csum)",
+            Offloads::ChecksumRepair => "csum-repair",
+        })
+    }
+}
+
+/// What a worker needs to open a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    /// The port's id in the switch.
+    pub id: PortId,
+    /// Kernel interface name.
+    pub iface: String,
+    /// The driver asked for.
+    pub driver: DriverChoice,
+}
+
+/// What a port really got from the kernel, for logs and `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortStatus {
+    /// The port's id.
+    pub id: PortId,
+    /// Kernel interface.
+    pub iface: String,
+    /// The driver it runs.
+    pub driver: Driver,
+    /// Sockets: one per receive queue for AF_XDP, one for a packet socket.
+    pub queues: u32,
+    /// AF_XDP only: native or generic XDP, copy or zero-copy.
+    pub xdp: Option<(XdpAttach, XdpBind)>,
+    /// What it does with offloaded traffic.
+    pub offloads: Offloads,
+    /// The interface MTU when opened.
+    pub mtu: u32,
+    /// Largest frame the port transmits: MTU + Ethernet header + one
+    /// 802.1Q tag (for AF_XDP also capped by the UMEM chunk).
+    pub max_frame_len: usize,
+    /// Worker that owns it.
+    pub worker: usize,
+}

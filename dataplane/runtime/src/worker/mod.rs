@@ -32,8 +32,9 @@ use vswitch_engine::stats::{BatchCounters, WorkerStats};
 use vswitch_engine::{DropReason, EngineWorker, Event, Frame, PortId, PortSet, Snapshot, Transmit};
 
 use crate::limits::{BATCH_SIZE, MAX_PORTS};
-use crate::port::afxdp::{AfXdpPort, PortSpec, PortStatus};
+use crate::port::afxdp::AfXdpPort;
 use crate::port::xsk::{SocketConfig, Umem, UmemArea, XskStats, FRAME_SIZE, HEADROOM};
+use crate::port::{DriverChoice, PortSpec, PortStatus};
 use pool::{FramePool, UmemSpares};
 
 /// Empty loop iterations before a worker sleeps (each is well under a
@@ -362,6 +363,7 @@ impl Worker {
                 .map(|p| PortSpec {
                     id: p.status.id,
                     iface: p.status.iface.clone(),
+                    driver: DriverChoice::AfXdp,
                 })
                 .collect();
             tracing::info!(worker = self.setup.index, port = %id, "closing the UMEM's anchor port: rebuilding the worker's UMEM");
