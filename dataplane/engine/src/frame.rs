@@ -33,17 +33,21 @@ impl Encoding {
     }
 }
 
-/// One frame: a first buffer with the window `[start, start + len)`
+/// One frame: a first buffer with the window `[start, start + head_len)`
 /// holding data, the frame's further buffers (empty for most frames), and
-/// its offload metadata.
+/// its offload metadata (none for most frames).
+///
+/// Laid out for the common case, a plain frame in one buffer: its length
+/// is one load, and offsets move only for frames that carry offloads.
 #[derive(Debug)]
 pub struct Frame<'a> {
     buf: &'a mut [u8],
-    start: usize,
-    len: usize,
     frags: &'a [&'a [u8]],
-    offload: Offload,
-    handle: u64,
+    start: u32,
+    head_len: u32,
+    /// The whole frame, every buffer.
+    len: u32,
+    offload: Option<Offload>,
 }
 
 impl<'a> Frame<'a> {
@@ -51,30 +55,19 @@ impl<'a> Frame<'a> {
     /// does not fit the buffer.
     #[inline]
     pub fn new(buf: &'a mut [u8], start: usize, len: usize) -> Option<Frame<'a>> {
-        (start.checked_add(len)? <= buf.len()).then_some(Frame {
+        let end = start.checked_add(len)?;
+        // u32 offsets: no buffer is 4 GiB.
+        if end > buf.len() || end > u32::MAX as usize {
+            return None;
+        }
+        Some(Frame {
             buf,
-            start,
-            len,
             frags: &[],
-            offload: Offload::default(),
-            handle: 0,
+            start: start as u32,
+            head_len: len as u32,
+            len: len as u32,
+            offload: None,
         })
-    }
-
-    /// The same frame with a driver's name for its first buffer (a UMEM
-    /// address, a ring slot): the engine carries it and never reads it, so
-    /// a driver's [`Transmit`](crate::engine::Transmit) knows which buffer
-    /// it is handed.
-    #[inline]
-    pub fn with_handle(mut self, handle: u64) -> Frame<'a> {
-        self.handle = handle;
-        self
-    }
-
-    /// The driver's name for the first buffer (0 unless set).
-    #[inline]
-    pub fn handle(&self) -> u64 {
-        self.handle
     }
 
     /// The same frame continued by `frags` (read-only buffers whose bytes
@@ -82,6 +75,10 @@ impl<'a> Frame<'a> {
     /// the first buffer: the engine never looks into the others.
     #[inline]
     pub fn with_frags(mut self, frags: &'a [&'a [u8]]) -> Frame<'a> {
+        let more: usize = frags.iter().map(|f| f.len()).sum();
+        self.len = self
+            .head_len
+            .saturating_add(u32::try_from(more).unwrap_or(u32::MAX));
         self.frags = frags;
         self
     }
@@ -89,7 +86,7 @@ impl<'a> Frame<'a> {
     /// The same frame carrying `offload`.
     #[inline]
     pub fn with_offload(mut self, offload: Offload) -> Frame<'a> {
-        self.offload = offload;
+        self.set_offload(offload);
         self
     }
 
@@ -97,13 +94,13 @@ impl<'a> Frame<'a> {
     /// several buffers ([`Frame::frags`]).
     #[inline]
     pub fn data(&self) -> &[u8] {
-        &self.buf[self.start..self.start + self.len]
+        &self.buf[self.start as usize..(self.start + self.head_len) as usize]
     }
 
     /// The data bytes of the first buffer, writable.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start..self.start + self.len]
+        &mut self.buf[self.start as usize..(self.start + self.head_len) as usize]
     }
 
     /// The buffers after the first, in order.
@@ -112,39 +109,34 @@ impl<'a> Frame<'a> {
         self.frags
     }
 
-    /// The offload metadata.
+    /// The offload metadata, if the frame carries any.
     #[inline]
-    pub fn offload(&self) -> &Offload {
-        &self.offload
+    pub fn offload(&self) -> Option<&Offload> {
+        self.offload.as_ref()
     }
 
-    /// Replaces the offload metadata.
+    /// Replaces the offload metadata ([`Offload::NONE`] clears it).
     #[inline]
     pub fn set_offload(&mut self, offload: Offload) {
-        self.offload = offload;
+        self.offload = (offload != Offload::NONE).then_some(offload);
     }
 
     /// Offset of the data inside the first buffer (= headroom).
     #[inline]
     pub fn start(&self) -> usize {
-        self.start
+        self.start as usize
     }
 
     /// Length of the whole frame, every buffer included.
     #[inline]
     pub fn len(&self) -> usize {
-        // Most frames have one buffer: the sum is skipped, not computed.
-        if self.frags.is_empty() {
-            self.len
-        } else {
-            self.len + self.frags.iter().map(|f| f.len()).sum::<usize>()
-        }
+        self.len as usize
     }
 
     /// Length of the data in the first buffer.
     #[inline]
     pub fn head_len(&self) -> usize {
-        self.len
+        self.head_len as usize
     }
 
     /// No data.
@@ -157,7 +149,10 @@ impl<'a> Frame<'a> {
     /// super-frame still to be segmented, its largest segment.
     #[inline]
     pub fn wire_len(&self) -> usize {
-        self.offload.wire_len(self.len())
+        match &self.offload {
+            None => self.len(),
+            Some(o) => o.wire_len(self.len()),
+        }
     }
 
     /// Size of the whole first buffer.
@@ -173,12 +168,13 @@ impl<'a> Frame<'a> {
     pub fn set_window(&mut self, start: usize, len: usize) -> bool {
         let fits = start
             .checked_add(len)
-            .is_some_and(|end| end <= self.buf.len());
+            .is_some_and(|end| end <= self.buf.len() && u32::try_from(end).is_ok());
         if fits {
-            self.start = start;
-            self.len = len;
+            self.start = start as u32;
+            self.head_len = len as u32;
+            self.len = len as u32;
             self.frags = &[];
-            self.offload = Offload::default();
+            self.offload = None;
         }
         fits
     }
@@ -187,13 +183,14 @@ impl<'a> Frame<'a> {
     /// by sliding the addresses forward 4 bytes.
     #[inline]
     fn pop_tag(&mut self) {
-        debug_assert!(self.len >= ADDRS_LEN + TAG_LEN);
-        let s = self.start;
+        debug_assert!(self.head_len as usize >= ADDRS_LEN + TAG_LEN);
+        let s = self.start as usize;
         self.buf.copy_within(s..s + ADDRS_LEN, s + TAG_LEN);
-        self.start += TAG_LEN;
-        self.len -= TAG_LEN;
-        if self.offload != Offload::NONE {
-            self.offload.shift(-(TAG_LEN as isize));
+        self.start += TAG_LEN as u32;
+        self.head_len -= TAG_LEN as u32;
+        self.len -= TAG_LEN as u32;
+        if let Some(o) = &mut self.offload {
+            o.shift(-(TAG_LEN as isize));
         }
     }
 
@@ -201,17 +198,18 @@ impl<'a> Frame<'a> {
     /// when there are fewer than 4 bytes of headroom.
     #[inline]
     fn push_tag(&mut self, tci: Tci) -> bool {
-        if self.start < TAG_LEN || self.len < ADDRS_LEN {
+        if (self.start as usize) < TAG_LEN || (self.head_len as usize) < ADDRS_LEN {
             return false;
         }
-        let s = self.start - TAG_LEN;
+        let s = self.start as usize - TAG_LEN;
         self.buf
             .copy_within(s + TAG_LEN..s + TAG_LEN + ADDRS_LEN, s);
         write_tag(&mut self.buf[s + ADDRS_LEN..s + ADDRS_LEN + TAG_LEN], tci);
-        self.start = s;
-        self.len += TAG_LEN;
-        if self.offload != Offload::NONE {
-            self.offload.shift(TAG_LEN as isize);
+        self.start = s as u32;
+        self.head_len += TAG_LEN as u32;
+        self.len += TAG_LEN as u32;
+        if let Some(o) = &mut self.offload {
+            o.shift(TAG_LEN as isize);
         }
         true
     }
@@ -230,7 +228,7 @@ impl<'a> Frame<'a> {
             }
             (false, Encoding::Tagged(tci)) => self.push_tag(tci),
             (true, Encoding::Tagged(tci)) => {
-                let at = self.start + field::TCI.start;
+                let at = self.start as usize + field::TCI.start;
                 self.buf[at..at + 2].copy_from_slice(&tci.0.to_be_bytes());
                 true
             }
@@ -246,16 +244,13 @@ impl<'a> Frame<'a> {
         let head = src.data();
         let delta = enc.len_delta(tagged);
         let out_len = src.len() as isize + delta;
-        let s = self.start;
-        if head.len() < ADDRS_LEN || out_len < 0 || s + out_len as usize > self.buf.len() {
-            return false;
-        }
         let body = if tagged {
             ADDRS_LEN + TAG_LEN
         } else {
             ADDRS_LEN
         };
-        if head.len() < body {
+        let s = self.start as usize;
+        if head.len() < body || out_len < 0 || s + out_len as usize > self.buf.len() {
             return false;
         }
         let dst = &mut self.buf[s..s + out_len as usize];
@@ -267,20 +262,22 @@ impl<'a> Frame<'a> {
                 ADDRS_LEN + TAG_LEN
             }
         };
-        let rest = &head[body..];
-        dst[at..at + rest.len()].copy_from_slice(rest);
-        if !src.frags.is_empty() {
-            let mut at = at + rest.len();
-            for part in src.frags {
+        if src.frags.is_empty() {
+            // One buffer: the rest of the head fills the rest exactly.
+            dst[at..].copy_from_slice(&head[body..]);
+        } else {
+            let mut at = at;
+            for part in core::iter::once(&head[body..]).chain(src.frags.iter().copied()) {
                 dst[at..at + part.len()].copy_from_slice(part);
                 at += part.len();
             }
         }
-        self.len = out_len as usize;
+        self.head_len = out_len as u32;
+        self.len = out_len as u32;
         self.frags = &[];
         self.offload = src.offload;
-        if self.offload != Offload::NONE {
-            self.offload.shift(delta);
+        if let Some(o) = &mut self.offload {
+            o.shift(delta);
         }
         true
     }
@@ -455,14 +452,14 @@ mod tests {
         let (s, l) = framed(&UNTAGGED, 8, &mut buf);
         let mut f = Frame::new(&mut buf, s, l).unwrap().with_offload(off);
         assert!(f.encode(false, Encoding::Tagged(Tci(10))));
-        assert_eq!(f.offload().csum.unwrap().start, 38);
-        assert_eq!(f.offload().gso.unwrap().hdr_len, 70);
+        assert_eq!(f.offload().unwrap().csum.unwrap().start, 38);
+        assert_eq!(f.offload().unwrap().gso.unwrap().hdr_len, 70);
         assert!(f.encode(true, Encoding::Untagged));
-        assert_eq!(*f.offload(), off);
+        assert_eq!(f.offload(), Some(&off));
         let mut spare = vec![0u8; 64];
         let mut g = Frame::new(&mut spare, 4, 0).unwrap();
         assert!(g.copy_encoded(&f, false, Encoding::Tagged(Tci(10))));
-        assert_eq!(g.offload().csum.unwrap().start, 38);
+        assert_eq!(g.offload().unwrap().csum.unwrap().start, 38);
     }
 
     #[test]

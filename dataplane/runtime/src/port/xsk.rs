@@ -276,6 +276,17 @@ impl Umem {
         self.inner.area.frames
     }
 
+    /// The UMEM address (offset from the area's start) of the first byte of
+    /// `data`, a slice inside this UMEM's area; `None` for memory elsewhere.
+    /// Drivers name transmit buffers by address: this turns a frame's
+    /// bytes back into its descriptor.
+    #[inline]
+    pub fn addr_of(&self, data: &[u8]) -> Option<u64> {
+        let area = &self.inner.area;
+        let at = (data.as_ptr() as usize).checked_sub(area.ptr.as_ptr() as usize)?;
+        (at + data.len() <= area.len).then_some(at as u64)
+    }
+
     /// Base address (UMEM offset) of chunk `i`.
     #[inline]
     pub fn chunk_base(i: u32) -> u64 {

@@ -534,7 +534,7 @@ impl Worker {
             let buf = unsafe { umem.chunk_mut(base) };
             match Frame::new(buf, (addr - base) as usize, len as usize) {
                 Some(f) => {
-                    frames.push(f.with_handle(base));
+                    frames.push(f);
                     bases.push(base);
                 }
                 None => pool.put(base),
@@ -544,6 +544,7 @@ impl Worker {
         me.load.packets.fetch_add(n as u64, Ordering::Relaxed);
         let mut spares = UmemSpares::new(umem, pool.free_list());
         let mut router = Router {
+            umem,
             snap,
             me,
             peers,
@@ -747,6 +748,7 @@ impl Worker {
 /// the worker's own ports (a descriptor move: they share its UMEM) and
 /// hands the rest to the workers that own them.
 struct Router<'w> {
+    umem: &'w Umem,
     snap: &'w Snapshot,
     me: &'w Arc<WorkerShared>,
     peers: &'w Arc<[Arc<WorkerShared>]>,
@@ -760,7 +762,14 @@ struct Router<'w> {
 
 impl Transmit for Router<'_> {
     fn transmit(&mut self, o: &Output, frame: &Frame<'_>) {
-        let addr = frame.handle() + frame.start() as u64;
+        // Every frame a worker switches lies in its UMEM: received chunks
+        // and spares alike.
+        let Some(addr) = self.umem.addr_of(frame.data()) else {
+            for p in o.ports.iter() {
+                self.counters.tx_drop(p, DropReason::PortUnknown);
+            }
+            return;
+        };
         let len = frame.head_len() as u32;
         let mut remote: ArrayVec<(usize, PortSet), 8> = ArrayVec::new();
         for p in o.ports.iter() {

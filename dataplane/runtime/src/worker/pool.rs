@@ -117,7 +117,7 @@ impl<'u> Spares<'u> for UmemSpares<'u, '_> {
             // SAFETY: the chunk just left the free list, so this batch owns
             // it and nothing else holds a slice over it.
             let buf = unsafe { self.umem.chunk_mut(base) };
-            let frame = Frame::new(buf, HEADROOM, 0)?.with_handle(base);
+            let frame = Frame::new(buf, HEADROOM, 0)?;
             self.frames.push(frame);
             self.bases.push(base);
         }
