@@ -233,9 +233,19 @@
 #define VSW_DROP_HANDOFF_FULL 13
 
 /**
+ * The receive ring cut the frame short (port runtime only).
+ */
+#define VSW_DROP_TRUNCATED 14
+
+/**
+ * Offload metadata that does not fit the frame.
+ */
+#define VSW_DROP_BAD_OFFLOAD 15
+
+/**
  * Number of drop reasons: valid reasons are `0..VSW_DROP_COUNT`.
  */
-#define VSW_DROP_COUNT 14
+#define VSW_DROP_COUNT 16
 
 /**
  * Event: frames sent to one learned port (promiscuous copies included).
@@ -288,9 +298,19 @@
 #define VSW_EVENT_HANDOFF 9
 
 /**
+ * Partial checksums completed in software (port runtime only).
+ */
+#define VSW_EVENT_CSUM_COMPLETED 10
+
+/**
+ * Segments cut in software from super-frames (port runtime only).
+ */
+#define VSW_EVENT_SW_SEGMENTS 11
+
+/**
  * Number of events: valid events are `0..VSW_EVENT_COUNT`.
  */
-#define VSW_EVENT_COUNT 10
+#define VSW_EVENT_COUNT 12
 
 /**
  * An engine: FDB, port configuration, pipeline and counters. Opaque;

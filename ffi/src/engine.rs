@@ -74,6 +74,8 @@ pub(crate) fn drop_code(r: DropReason) -> i32 {
         DropReason::NoSpareFrame => VSW_DROP_NO_SPARE_FRAME,
         DropReason::TxRingFull => VSW_DROP_TX_RING_FULL,
         DropReason::HandoffFull => VSW_DROP_HANDOFF_FULL,
+        DropReason::Truncated => VSW_DROP_TRUNCATED,
+        DropReason::BadOffload => VSW_DROP_BAD_OFFLOAD,
     }
 }
 
@@ -100,6 +102,8 @@ pub(crate) fn drop_name(r: DropReason) -> &'static CStr {
         DropReason::NoSpareFrame => c"no_spare_frame",
         DropReason::TxRingFull => c"tx_ring_full",
         DropReason::HandoffFull => c"handoff_full",
+        DropReason::Truncated => c"truncated",
+        DropReason::BadOffload => c"bad_offload",
     }
 }
 
@@ -115,6 +119,8 @@ pub(crate) fn event_code(e: Event) -> i32 {
         Event::FdbRace => VSW_EVENT_FDB_RACE,
         Event::FdbStaticConflict => VSW_EVENT_FDB_STATIC_CONFLICT,
         Event::Handoff => VSW_EVENT_HANDOFF,
+        Event::ChecksumCompleted => VSW_EVENT_CSUM_COMPLETED,
+        Event::SoftwareSegments => VSW_EVENT_SW_SEGMENTS,
     }
 }
 
@@ -134,6 +140,8 @@ pub(crate) fn event_name(e: Event) -> &'static CStr {
         Event::FdbRace => c"fdb_race",
         Event::FdbStaticConflict => c"fdb_static_conflict",
         Event::Handoff => c"handoff",
+        Event::ChecksumCompleted => c"csum_completed",
+        Event::SoftwareSegments => c"sw_segments",
     }
 }
 

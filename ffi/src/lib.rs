@@ -122,8 +122,12 @@ pub const VSW_DROP_TX_RING_FULL: i32 = 12;
 /// Per-port drop of the threaded daemon (hand-off ring full); never
 /// produced by this library, listed so counter ids stay the same.
 pub const VSW_DROP_HANDOFF_FULL: i32 = 13;
+/// The receive ring cut the frame short (port runtime only).
+pub const VSW_DROP_TRUNCATED: i32 = 14;
+/// Offload metadata that does not fit the frame.
+pub const VSW_DROP_BAD_OFFLOAD: i32 = 15;
 /// Number of drop reasons: valid reasons are `0..VSW_DROP_COUNT`.
-pub const VSW_DROP_COUNT: i32 = 14;
+pub const VSW_DROP_COUNT: i32 = 16;
 
 /// Event: frames sent to one learned port (promiscuous copies included).
 pub const VSW_EVENT_UNICAST: i32 = 0;
@@ -145,8 +149,12 @@ pub const VSW_EVENT_FDB_RACE: i32 = 7;
 pub const VSW_EVENT_FDB_STATIC_CONFLICT: i32 = 8;
 /// Event: frames handed to another worker (threaded daemon only; always 0 here).
 pub const VSW_EVENT_HANDOFF: i32 = 9;
+/// Partial checksums completed in software (port runtime only).
+pub const VSW_EVENT_CSUM_COMPLETED: i32 = 10;
+/// Segments cut in software from super-frames (port runtime only).
+pub const VSW_EVENT_SW_SEGMENTS: i32 = 11;
 /// Number of events: valid events are `0..VSW_EVENT_COUNT`.
-pub const VSW_EVENT_COUNT: i32 = 10;
+pub const VSW_EVENT_COUNT: i32 = 12;
 
 // ----- types -----
 

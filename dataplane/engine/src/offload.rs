@@ -372,6 +372,74 @@ pub fn complete_checksum(frame: &mut [u8], csum: PartialCsum) -> bool {
     true
 }
 
+/// What [`repair_partial_checksum`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    /// Not TCP or UDP over IPv4/IPv6 (or lengths that do not add up):
+    /// left alone.
+    NotL4,
+    /// The checksum field did not hold a partial checksum: left alone (a
+    /// corrupt frame stays corrupt, for the receiver to drop).
+    Untouched,
+    /// The field held the pseudo-header sum a sender leaves for checksum
+    /// offload; the checksum was completed.
+    Completed,
+}
+
+/// Completes the L4 checksum of a frame that arrived without offload
+/// metadata (an AF_XDP port) when its checksum field holds a *partial*
+/// checksum: Linux senders with tx checksum offload (every veth, tap and
+/// container interface by default) leave the folded pseudo-header sum in
+/// the field (`__tcp_v4_send_check`, `udp4_hwcsum`, `__tcp_v6_send_check`)
+/// and attaching XDP makes the kernel hand the frame over that way.
+///
+/// Cheap for what is not partial: the field is compared with the
+/// pseudo-header sum first and only a match is summed over the payload,
+/// so a correct checksum that happens to equal it is never touched.
+pub fn repair_partial_checksum(frame: &mut [u8]) -> Repair {
+    let Ok(l) = layout(frame) else {
+        return Repair::NotL4;
+    };
+    let end = if l.v6 {
+        get16(frame, l.l3 + 4).map(|n| l.l3 + IPV6_HLEN + usize::from(n))
+    } else {
+        get16(frame, l.l3 + 2).map(|n| l.l3 + usize::from(n))
+    };
+    let Some(end) = end.filter(|&e| e <= frame.len() && e >= l.hdr_len) else {
+        return Repair::NotL4;
+    };
+    let offset = if l.tcp {
+        TCP_CSUM_OFFSET
+    } else {
+        UDP_CSUM_OFFSET
+    };
+    let field = l.l4 + usize::from(offset);
+    let Some(stored) = get16(frame, field) else {
+        return Repair::NotL4;
+    };
+    let pseudo = pseudo_sum(frame, &l, end - l.l4);
+    // Ones' complement has two zeros: 0x0000 and 0xffff are the same sum.
+    let same = stored == pseudo || (stored | pseudo == 0xffff && stored & pseudo == 0);
+    if !same || (!l.tcp && !l.v6 && stored == 0) {
+        return Repair::Untouched;
+    }
+    let l4 = &frame[l.l4..end];
+    if fold32(u32::from(pseudo) + u32::from(ones_sum(l4))) == 0xffff {
+        // Already a correct checksum that happens to equal the sum.
+        return Repair::Untouched;
+    }
+    let csum = PartialCsum {
+        start: l.l4 as u16,
+        offset,
+    };
+    // Only the L4 extent: Ethernet padding is not part of the checksum.
+    if complete_checksum(&mut frame[..end], csum) {
+        Repair::Completed
+    } else {
+        Repair::NotL4
+    }
+}
+
 /// Checks the L4 checksum (pseudo-header included) of an IPv4 or IPv6
 /// TCP or UDP frame, with or without one 802.1Q tag. The L4 extent comes
 /// from the IP length fields, so Ethernet padding is ignored.
@@ -1323,6 +1391,39 @@ mod tests {
             });
             assert_eq!(n, Ok(1));
         }
+    }
+
+    #[test]
+    fn partial_checksums_without_metadata_are_repaired_once() {
+        for (vlan, v6, tcp) in ALL {
+            let s = Spec {
+                vlan,
+                v6,
+                tcp,
+                payload: 777,
+            };
+            let b = build(s);
+            assert_eq!(verify_l4_checksum(&b.frame), Some(false), "partial");
+            let mut f = b.frame.clone();
+            // Ethernet padding after the IP datagram is not summed.
+            f.extend_from_slice(&[0xee; 3]);
+            assert_eq!(repair_partial_checksum(&mut f), Repair::Completed);
+            assert_eq!(verify_l4_checksum(&f), Some(true));
+            let done = f.clone();
+            assert_eq!(repair_partial_checksum(&mut f), Repair::Untouched);
+            assert_eq!(f, done, "a complete checksum is left alone");
+            // A corrupt checksum is not "repaired" into a valid one.
+            let mut bad = done.clone();
+            let at = b.frame.len() - 1;
+            bad[at] ^= 0x40;
+            let before = bad.clone();
+            assert_eq!(repair_partial_checksum(&mut bad), Repair::Untouched);
+            assert_eq!(bad, before);
+        }
+        let mut arp = vec![0xffu8; 12];
+        arp.extend_from_slice(&[0x08, 0x06]);
+        arp.resize(60, 0);
+        assert_eq!(repair_partial_checksum(&mut arp), Repair::NotL4);
     }
 
     #[test]

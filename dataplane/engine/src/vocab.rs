@@ -235,6 +235,12 @@ counter_enum! {
         TxRingFull => "tx_ring_full",
         /// The hand-off ring to another worker was full; counted per port.
         HandoffFull => "handoff_full",
+        /// The receive ring cut the frame short (longer than its slot).
+        Truncated => "truncated",
+        /// Offload metadata that does not fit the frame (bad checksum
+        /// offsets, an unsupported or inconsistent segmentation), on receive
+        /// or when segmenting for a port without offloads.
+        BadOffload => "bad_offload",
     }
 }
 
@@ -261,6 +267,12 @@ counter_enum! {
         FdbStaticConflict => "fdb_static_conflict",
         /// Frames handed to another worker's port.
         Handoff => "handoff",
+        /// Partial checksums completed in software (frames from AF_XDP
+        /// ports, or for ports that cannot take offload metadata).
+        ChecksumCompleted => "csum_completed",
+        /// Segments cut in software from super-frames for ports that cannot
+        /// take them whole.
+        SoftwareSegments => "sw_segments",
     }
 }
 

@@ -4,27 +4,10 @@
 
 use std::io;
 
-use super::xsk::{Socket, SocketConfig, SocketError, Umem, XskStats, MAX_CHUNK_FRAME_LEN};
-use super::{Driver, Offloads, PortSpec, PortStatus};
+use super::xsk::{Socket, SocketConfig, Umem, XskStats, MAX_CHUNK_FRAME_LEN};
+use super::{Driver, Offloads, PortError, PortSpec, PortStatus};
 use crate::limits::VLAN_TAG_LEN;
 use crate::wire::HEADER_LEN;
-
-/// Errors opening a port.
-#[derive(Debug, thiserror::Error)]
-pub enum PortError {
-    /// The interface does not exist or cannot be read.
-    #[error("interface {iface}: {source}")]
-    Interface {
-        /// Interface name.
-        iface: String,
-        /// Underlying error.
-        #[source]
-        source: io::Error,
-    },
-    /// A socket could not be bound.
-    #[error(transparent)]
-    Socket(#[from] SocketError),
-}
 
 /// An open port: its sockets and what they got.
 #[derive(Debug)]
@@ -35,10 +18,6 @@ pub struct AfXdpPort {
     pub status: PortStatus,
     /// Round-robin cursor over sockets for transmit.
     tx_next: usize,
-}
-
-fn sysfs(iface: &str, leaf: &str) -> io::Result<String> {
-    std::fs::read_to_string(format!("/sys/class/net/{iface}/{leaf}")).map(|s| s.trim().to_string())
 }
 
 /// Number of receive queues of `iface` (from sysfs).
@@ -62,10 +41,7 @@ impl AfXdpPort {
             iface: spec.iface.clone(),
             source,
         };
-        let mtu: u32 = sysfs(&spec.iface, "mtu")
-            .map_err(ioerr)?
-            .parse()
-            .map_err(|_| ioerr(io::Error::other("unreadable MTU")))?;
+        let mtu = super::mtu(&spec.iface)?;
         let queues = rx_queues(&spec.iface).map_err(ioerr)?;
         let mut sockets = Vec::with_capacity(queues as usize);
         for q in 0..queues {

@@ -4,16 +4,111 @@
 //!
 //! - [`afxdp`]: AF_XDP sockets on the owning worker's UMEM (wrapped once
 //!   in [`xsk`]); fastest for small frames, no offload metadata.
-//! - packet sockets with virtio-net headers: super-frames and partial
-//!   checksums cross the switch whole (coming with the packet driver).
+//! - [`packet`]: a packet socket with virtio-net headers (wrapped once in
+//!   [`packet_socket`]); super-frames and partial checksums cross the
+//!   switch whole, one lookup per super-frame.
 
 pub mod afxdp;
+pub mod packet;
+pub mod packet_socket;
 pub mod xsk;
 
 use core::fmt;
+use std::io;
 
 use crate::PortId;
-use xsk::{XdpAttach, XdpBind};
+use afxdp::AfXdpPort;
+use packet::PacketPort;
+use xsk::{SocketError, XdpAttach, XdpBind, XskStats};
+
+/// Errors opening a port.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// The interface does not exist or cannot be read.
+    #[error("interface {iface}: {source}")]
+    Interface {
+        /// Interface name.
+        iface: String,
+        /// Underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// An AF_XDP socket could not be bound.
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+    /// The packet socket could not be opened.
+    #[error("interface {iface}: {source}")]
+    Packet {
+        /// Interface name.
+        iface: String,
+        /// Underlying error.
+        #[source]
+        source: packet_socket::PacketError,
+    },
+}
+
+/// Reads `/sys/class/net/IFACE/LEAF`, trimmed.
+pub(crate) fn sysfs(iface: &str, leaf: &str) -> io::Result<String> {
+    std::fs::read_to_string(format!("/sys/class/net/{iface}/{leaf}")).map(|s| s.trim().to_string())
+}
+
+/// The interface's MTU.
+pub(crate) fn mtu(iface: &str) -> Result<u32, PortError> {
+    let ioerr = |source| PortError::Interface {
+        iface: iface.to_string(),
+        source,
+    };
+    sysfs(iface, "mtu")
+        .map_err(ioerr)?
+        .parse()
+        .map_err(|_| ioerr(io::Error::other("unreadable MTU")))
+}
+
+/// An open port of either driver.
+#[derive(Debug)]
+pub enum OpenPort {
+    /// AF_XDP sockets.
+    AfXdp(AfXdpPort),
+    /// A packet socket.
+    Packet(PacketPort),
+}
+
+impl OpenPort {
+    /// What the port got.
+    pub fn status(&self) -> &PortStatus {
+        match self {
+            OpenPort::AfXdp(p) => &p.status,
+            OpenPort::Packet(p) => &p.status,
+        }
+    }
+
+    /// The port's AF_XDP sockets (none for a packet port).
+    pub fn xsk_sockets(&mut self) -> &mut [xsk::Socket] {
+        match self {
+            OpenPort::AfXdp(p) => &mut p.sockets,
+            OpenPort::Packet(_) => &mut [],
+        }
+    }
+
+    /// The fds a sleeping worker polls for received frames.
+    pub fn poll_fds(&self) -> impl Iterator<Item = std::os::fd::RawFd> + '_ {
+        use std::os::fd::AsRawFd;
+        let (xsks, packet) = match self {
+            OpenPort::AfXdp(p) => (&p.sockets[..], None),
+            OpenPort::Packet(p) => (&[][..], Some(p.socket.as_raw_fd())),
+        };
+        xsks.iter().map(xsk::Socket::fd).chain(packet)
+    }
+
+    /// The kernel's counters of the port's sockets (a packet socket's ring
+    /// drops count as `rx_ring_full`).
+    pub fn kernel_stats(&mut self) -> XskStats {
+        match self {
+            OpenPort::AfXdp(p) => p.kernel_stats(),
+            OpenPort::Packet(p) => p.kernel_stats(),
+        }
+    }
+}
 
 /// Which driver a port asks for (`driver` in the config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

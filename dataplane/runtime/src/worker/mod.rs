@@ -1,5 +1,5 @@
 //! Poll workers: one thread per configured CPU, pinned there, owning a
-//! UMEM and the AF_XDP sockets of its ports.
+//! UMEM, the AF_XDP sockets and the packet sockets of its ports.
 //!
 //! A loop iteration receives a batch from every socket, runs the pipeline
 //! on it, queues outputs on local ports' transmit rings (a descriptor move:
@@ -15,6 +15,7 @@
 
 #![allow(unsafe_code)]
 
+mod egress;
 mod pool;
 
 use std::os::fd::RawFd;
@@ -27,14 +28,17 @@ use crossbeam_channel::{Receiver, Sender};
 use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::CachePadded;
 
-use vswitch_engine::pipeline::Output;
+use vswitch_engine::frame::SparePool;
+use vswitch_engine::offload::{repair_partial_checksum, Offload, Repair, VnetHeader};
 use vswitch_engine::stats::{BatchCounters, WorkerStats};
-use vswitch_engine::{DropReason, EngineWorker, Event, Frame, PortId, PortSet, Snapshot, Transmit};
+use vswitch_engine::{DropReason, EngineWorker, Event, Frame, PortId, PortSet, Snapshot};
 
 use crate::limits::{BATCH_SIZE, MAX_PORTS};
 use crate::port::afxdp::AfXdpPort;
+use crate::port::packet::PacketPort;
 use crate::port::xsk::{SocketConfig, Umem, UmemArea, XskStats, FRAME_SIZE, HEADROOM};
-use crate::port::{DriverChoice, PortSpec, PortStatus};
+use crate::port::{Driver, DriverChoice, OpenPort, PortSpec, PortStatus};
+use egress::{Deferred, Deliver, Others, Router};
 use pool::{FramePool, UmemSpares};
 
 /// Empty loop iterations before a worker sleeps (each is well under a
@@ -48,6 +52,9 @@ const RESERVE: usize = 2 * BATCH_SIZE;
 const DONATE: usize = 256;
 /// Hand-off descriptors queued per worker.
 const INBOX: usize = 1024;
+/// Bytes per spare buffer for batches from packet sockets: headroom and
+/// the largest frame the engine switches (a 64 KiB super-frame).
+const BIG_SPARE: usize = HEADROOM + crate::limits::MAX_FRAME_LEN;
 
 /// How a worker is built.
 #[derive(Debug, Clone, Copy)]
@@ -269,9 +276,18 @@ struct Worker {
     /// leaves the UMEM's own socket bound, so the UMEM is rebuilt.
     anchor: Option<PortId>,
     pool: FramePool,
-    ports: Vec<AfXdpPort>,
+    ports: Vec<OpenPort>,
     local: [Option<u8>; MAX_PORTS],
+    /// Local ports with a packet socket (no UMEM descriptors).
+    packet_ports: PortSet,
+    /// Per local port: UMEM descriptors queued for its AF_XDP tx ring.
     pending: Vec<Vec<(u64, u32)>>,
+    /// Outputs a batch could not hand over as descriptors (reused).
+    deferred: Vec<Deferred>,
+    /// Spare buffers for batches from packet sockets, whose frames (up to
+    /// a 64 KiB super-frame) do not fit a UMEM chunk; sized when the first
+    /// packet port opens.
+    big_spares: Vec<u8>,
     /// Transmit references taken during a batch (reused: no allocation
     /// once it has grown to a busy batch's size).
     held: Vec<u64>,
@@ -297,7 +313,10 @@ impl Worker {
             pool: FramePool::new(0),
             ports: Vec::new(),
             local: [None; MAX_PORTS],
+            packet_ports: PortSet::EMPTY,
             pending: Vec::new(),
+            deferred: Vec::with_capacity(2 * BATCH_SIZE),
+            big_spares: Vec::new(),
             held: Vec::with_capacity(4 * BATCH_SIZE),
             engine: ctx.engine,
             counters: BatchCounters::default(),
@@ -334,16 +353,30 @@ impl Worker {
                 spec.id, self.setup.index
             ));
         }
-        let umem = self.umem.as_ref().ok_or("worker has no UMEM")?;
-        let port = AfXdpPort::open(spec, umem, self.setup.socket, self.setup.index)
-            .map_err(|e| e.to_string())?;
-        if self.anchor.is_none() {
-            self.anchor = Some(spec.id);
-        }
-        let status = port.status.clone();
-        self.local[spec.id.index()] = Some(self.ports.len() as u8);
+        let port = match spec.driver.resolve(&spec.iface) {
+            Driver::AfXdp => {
+                let umem = self.umem.as_ref().ok_or("worker has no UMEM")?;
+                let port = AfXdpPort::open(spec, umem, self.setup.socket, self.setup.index)
+                    .map_err(|e| e.to_string())?;
+                if self.anchor.is_none() {
+                    self.anchor = Some(spec.id);
+                }
+                OpenPort::AfXdp(port)
+            }
+            Driver::Packet => {
+                let port = PacketPort::open(spec, self.setup.index).map_err(|e| e.to_string())?;
+                if self.big_spares.is_empty() {
+                    // One spare per frame of a batch, each a whole
+                    // super-frame behind the headroom.
+                    self.big_spares = vec![0; BATCH_SIZE * BIG_SPARE];
+                }
+                OpenPort::Packet(port)
+            }
+        };
+        let status = port.status().clone();
         self.ports.push(port);
         self.pending.push(Vec::with_capacity(4 * BATCH_SIZE));
+        self.reindex();
         self.report(true);
         Ok(status)
     }
@@ -359,11 +392,15 @@ impl Worker {
             let specs: Vec<PortSpec> = self
                 .ports
                 .iter()
-                .filter(|p| p.status.id != id)
-                .map(|p| PortSpec {
-                    id: p.status.id,
-                    iface: p.status.iface.clone(),
-                    driver: DriverChoice::AfXdp,
+                .map(OpenPort::status)
+                .filter(|st| st.id != id)
+                .map(|st| PortSpec {
+                    id: st.id,
+                    iface: st.iface.clone(),
+                    driver: match st.driver {
+                        Driver::AfXdp => DriverChoice::AfXdp,
+                        Driver::Packet => DriverChoice::Packet,
+                    },
                 })
                 .collect();
             tracing::info!(worker = self.setup.index, port = %id, "closing the UMEM's anchor port: rebuilding the worker's UMEM");
@@ -384,8 +421,10 @@ impl Worker {
         for (addr, _) in queued {
             self.pool.release(addr);
         }
-        for s in &mut port.sockets {
-            self.reclaim(s);
+        if let OpenPort::AfXdp(p) = &mut port {
+            for s in &mut p.sockets {
+                self.reclaim(s);
+            }
         }
         drop(port);
         self.reindex();
@@ -406,8 +445,13 @@ impl Worker {
 
     fn reindex(&mut self) {
         self.local = [None; MAX_PORTS];
+        self.packet_ports = PortSet::EMPTY;
         for (i, p) in self.ports.iter().enumerate() {
-            self.local[p.status.id.index()] = Some(i as u8);
+            let id = p.status().id;
+            self.local[id.index()] = Some(i as u8);
+            if let OpenPort::Packet(_) = p {
+                self.packet_ports.insert(id);
+            }
         }
     }
 
@@ -416,6 +460,7 @@ impl Worker {
         self.ports.clear();
         self.pending.clear();
         self.local = [None; MAX_PORTS];
+        self.packet_ports = PortSet::EMPTY;
         self.umem = None;
         self.anchor = None;
         self.report(true);
@@ -433,8 +478,13 @@ impl Worker {
             let now = prev.duration_since(self.epoch).as_secs() as u32;
             let mut work = 0;
             for pi in 0..self.ports.len() {
-                for q in 0..self.ports[pi].sockets.len() {
-                    work += self.rx_batch(pi, q, &topo, now);
+                match &self.ports[pi] {
+                    OpenPort::AfXdp(p) => {
+                        for q in 0..p.sockets.len() {
+                            work += self.rx_batch(pi, q, &topo, now);
+                        }
+                    }
+                    OpenPort::Packet(_) => work += self.rx_packet(pi, &topo, now),
                 }
             }
             work += self.drain_inbox();
@@ -498,14 +548,18 @@ impl Worker {
         Flow::Continue
     }
 
-    /// Receives and switches one batch from socket `q` of local port `pi`.
+    /// Receives and switches one batch from AF_XDP socket `q` of local
+    /// port `pi`: frames are UMEM chunks, so outputs to the worker's own
+    /// AF_XDP ports are descriptor moves.
     fn rx_batch(&mut self, pi: usize, q: usize, snap: &Snapshot, now: u32) -> usize {
         let Worker {
             umem,
             pool,
             ports,
             local,
+            packet_ports,
             pending,
+            deferred,
             held,
             engine,
             peers,
@@ -516,9 +570,11 @@ impl Worker {
         let Some(umem) = umem.as_ref() else {
             return 0;
         };
-        let ingress = ports[pi].status.id;
-        let sock = &mut ports[pi].sockets[q];
-        let peek = sock.rx_peek(BATCH_SIZE as u32);
+        let OpenPort::AfXdp(port) = &mut ports[pi] else {
+            return 0;
+        };
+        let ingress = port.status.id;
+        let peek = port.sockets[q].rx_peek(BATCH_SIZE as u32);
         let n = peek.len() as usize;
         if n == 0 {
             peek.release();
@@ -526,6 +582,7 @@ impl Worker {
         }
         let mut bases: ArrayVec<u64, BATCH_SIZE> = ArrayVec::new();
         let mut frames: ArrayVec<Frame<'_>, BATCH_SIZE> = ArrayVec::new();
+        let mut repaired = 0;
         for i in 0..n as u32 {
             let (addr, len) = peek.get(i);
             let base = addr & !(FRAME_SIZE as u64 - 1);
@@ -533,7 +590,12 @@ impl Worker {
             // of a peek names a different chunk.
             let buf = unsafe { umem.chunk_mut(base) };
             match Frame::new(buf, (addr - base) as usize, len as usize) {
-                Some(f) => {
+                Some(mut f) => {
+                    // AF_XDP carries no offload metadata: a sender's
+                    // partial checksum would reach the far end as is.
+                    if repair_partial_checksum(f.data_mut()) == Repair::Completed {
+                        repaired += 1;
+                    }
                     frames.push(f);
                     bases.push(base);
                 }
@@ -541,27 +603,149 @@ impl Worker {
             }
         }
         peek.release();
+        counters.event(Event::ChecksumCompleted, repaired);
         me.load.packets.fetch_add(n as u64, Ordering::Relaxed);
         let mut spares = UmemSpares::new(umem, pool.free_list());
+        deferred.clear();
         let mut router = Router {
-            umem,
+            umem: Some(umem),
             snap,
             me,
             peers,
             local,
+            packet_ports: *packet_ports,
             pending,
             held,
+            deferred,
             counters,
         };
         engine.process(snap, ingress, now, &mut frames, &mut spares, &mut router);
+        let spare_frames = core::mem::take(&mut spares.frames);
         let spare_bases = core::mem::take(&mut spares.bases);
         drop(spares);
         for addr in held.drain(..) {
             pool.hold(addr, 1);
         }
+        if !deferred.is_empty() {
+            // Only frames for packet sockets: sent from the chunks, which
+            // stay ours until the end of this function.
+            let mut deliver = Deliver {
+                umem,
+                pool,
+                pending,
+                local,
+                packet_ports: *packet_ports,
+                snap,
+                me,
+                peers,
+                counters,
+            };
+            deliver.send(&mut Others::all(ports), deferred, &frames, &spare_frames);
+        }
+        drop(spare_frames);
         for &b in bases.iter().chain(spare_bases.iter()) {
             pool.put_if_unreferenced(b);
         }
+        n
+    }
+
+    /// Receives and switches one batch from the packet socket of local
+    /// port `pi`: frames stay in their ring slots (super-frames whole, with
+    /// their offload metadata) until every output has been sent.
+    fn rx_packet(&mut self, pi: usize, snap: &Snapshot, now: u32) -> usize {
+        let Worker {
+            umem,
+            pool,
+            ports,
+            local,
+            packet_ports,
+            pending,
+            deferred,
+            held,
+            engine,
+            peers,
+            me,
+            counters,
+            big_spares,
+            ..
+        } = self;
+        let Some(umem) = umem.as_ref() else {
+            return 0;
+        };
+        let (before, rest) = ports.split_at_mut(pi);
+        let Some((OpenPort::Packet(port), after)) = rest.split_first_mut() else {
+            return 0;
+        };
+        let ingress = port.status.id;
+        let mut batch = port.socket.rx_batch(BATCH_SIZE);
+        let n = batch.len();
+        if n == 0 {
+            return 0;
+        }
+        let mut frames: ArrayVec<Frame<'_>, BATCH_SIZE> = ArrayVec::new();
+        for rx in batch.frames() {
+            let truncated = rx.is_truncated();
+            let vnet = rx.vnet();
+            let (buf, start, len) = rx.into_parts();
+            let drop_as = |counters: &mut BatchCounters, reason| {
+                counters.rx(ingress, len);
+                counters.rx_drop(ingress, reason);
+            };
+            if truncated {
+                drop_as(counters, DropReason::Truncated);
+                continue;
+            }
+            let Some(frame) = Frame::new(buf, start, len) else {
+                drop_as(counters, DropReason::Runt);
+                continue;
+            };
+            let offload = if vnet == VnetHeader::default() {
+                Offload::NONE
+            } else {
+                match Offload::from_vnet(&vnet, frame.data()) {
+                    Ok(o) => o,
+                    Err(_) => {
+                        drop_as(counters, DropReason::BadOffload);
+                        continue;
+                    }
+                }
+            };
+            frames.push(frame.with_offload(offload));
+        }
+        me.load.packets.fetch_add(n as u64, Ordering::Relaxed);
+        let mut spares = SparePool::new(big_spares, BIG_SPARE, HEADROOM);
+        deferred.clear();
+        let mut router = Router {
+            umem: None,
+            snap,
+            me,
+            peers,
+            local,
+            packet_ports: *packet_ports,
+            pending,
+            held,
+            deferred,
+            counters,
+        };
+        engine.process(snap, ingress, now, &mut frames, &mut spares, &mut router);
+        let mut deliver = Deliver {
+            umem,
+            pool,
+            pending,
+            local,
+            packet_ports: *packet_ports,
+            snap,
+            me,
+            peers,
+            counters,
+        };
+        deliver.send(
+            &mut Others::around(before, pi, after),
+            deferred,
+            &frames,
+            spares.frames(),
+        );
+        // Dropping the batch hands the slots back to the kernel.
         n
     }
 
@@ -602,7 +786,10 @@ impl Worker {
     /// Writes queued frames to tx rings and kicks the kernel.
     fn flush_tx(&mut self) {
         for (li, queue) in self.pending.iter_mut().enumerate() {
-            let port = &mut self.ports[li];
+            let OpenPort::AfXdp(port) = &mut self.ports[li] else {
+                // Packet ports send at the end of each batch.
+                continue;
+            };
             let id = port.status.id;
             if !queue.is_empty() {
                 let sock = port.tx_socket();
@@ -634,7 +821,7 @@ impl Worker {
     fn complete(&mut self) -> usize {
         let mut n = 0;
         for port in &mut self.ports {
-            for s in &mut port.sockets {
+            for s in port.xsk_sockets() {
                 let done = s.comp_peek(4 * BATCH_SIZE as u32);
                 for i in 0..done.len() {
                     self.pool.release(done.get(i));
@@ -649,7 +836,7 @@ impl Worker {
     /// Gives free chunks to fill rings, keeping a reserve.
     fn refill(&mut self) {
         for port in &mut self.ports {
-            for s in &mut port.sockets {
+            for s in port.xsk_sockets() {
                 let spare = self.pool.available().saturating_sub(RESERVE) as u32;
                 let want = s.fill_free().min(spare);
                 if want == 0 {
@@ -692,8 +879,8 @@ impl Worker {
         self.me.inbox.is_empty()
             && self
                 .ports
-                .iter()
-                .all(|p| p.sockets.iter().all(|s| s.tx_pending() == 0))
+                .iter_mut()
+                .all(|p| p.xsk_sockets().iter().all(|s| s.tx_pending() == 0))
     }
 
     fn sleep(&mut self) {
@@ -705,9 +892,9 @@ impl Worker {
         let mut fds: Vec<libc::pollfd> = self
             .ports
             .iter()
-            .flat_map(|p| p.sockets.iter())
-            .map(|s| libc::pollfd {
-                fd: s.fd(),
+            .flat_map(OpenPort::poll_fds)
+            .map(|fd| libc::pollfd {
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             })
@@ -727,9 +914,9 @@ impl Worker {
     fn report(&mut self, force: bool) {
         let reports: Vec<PortReport> = self
             .ports
-            .iter()
+            .iter_mut()
             .map(|p| PortReport {
-                status: p.status.clone(),
+                status: p.status().clone(),
                 kernel: p.kernel_stats(),
             })
             .collect();
@@ -740,101 +927,6 @@ impl Worker {
         };
         if let Some(mut g) = guard {
             *g = reports;
-        }
-    }
-}
-
-/// A worker's [`Transmit`]: queues each output on the transmit queue of
-/// the worker's own ports (a descriptor move: they share its UMEM) and
-/// hands the rest to the workers that own them.
-struct Router<'w> {
-    umem: &'w Umem,
-    snap: &'w Snapshot,
-    me: &'w Arc<WorkerShared>,
-    peers: &'w Arc<[Arc<WorkerShared>]>,
-    local: &'w [Option<u8>; MAX_PORTS],
-    pending: &'w mut Vec<Vec<(u64, u32)>>,
-    /// UMEM addresses queued for transmit, one entry per reference (the
-    /// pool is lent to the batch's spares meanwhile).
-    held: &'w mut Vec<u64>,
-    counters: &'w mut BatchCounters,
-}
-
-impl Transmit for Router<'_> {
-    fn transmit(&mut self, o: &Output, frame: &Frame<'_>) {
-        // Every frame a worker switches lies in its UMEM: received chunks
-        // and spares alike.
-        let Some(addr) = self.umem.addr_of(frame.data()) else {
-            for p in o.ports.iter() {
-                self.counters.tx_drop(p, DropReason::PortUnknown);
-            }
-            return;
-        };
-        let len = frame.head_len() as u32;
-        let mut remote: ArrayVec<(usize, PortSet), 8> = ArrayVec::new();
-        for p in o.ports.iter() {
-            if let Some(li) = self.local[p.index()] {
-                self.pending[li as usize].push((addr, len));
-                self.held.push(addr);
-                continue;
-            }
-            match self.snap.worker_of(p) {
-                Some(w) if w != self.me.index && w < self.peers.len() => {
-                    match remote.iter_mut().find(|(rw, _)| *rw == w) {
-                        Some((_, set)) => set.insert(p),
-                        None => {
-                            if remote.try_push((w, PortSet::one(p))).is_err() {
-                                self.counters.tx_drop(p, DropReason::HandoffFull);
-                            }
-                        }
-                    }
-                }
-                _ => self.counters.tx_drop(p, DropReason::PortUnknown),
-            }
-        }
-        for (w, set) in remote {
-            handoff(&self.peers[w], frame.data(), set, self.counters);
-        }
-    }
-}
-
-/// Copies `data` into a chunk the target worker donated and queues it on
-/// the target's inbox; counts a drop per port when that is not possible.
-fn handoff(target: &WorkerShared, data: &[u8], ports: PortSet, counters: &mut BatchCounters) {
-    let drop_all = |counters: &mut BatchCounters| {
-        for p in ports.iter() {
-            counters.tx_drop(p, DropReason::HandoffFull);
-        }
-    };
-    let Some(word) = target.blank.pop() else {
-        drop_all(counters);
-        return;
-    };
-    let (generation, base) = donated(word);
-    // SAFETY: popping the chunk from the target's donation queue handed it
-    // to us until we push it to the target's inbox; the area is mapped for
-    // as long as `target` is reachable.
-    if !unsafe { target.area.write(base, HEADROOM, data) } {
-        let _ = target.blank.push(word);
-        drop_all(counters);
-        return;
-    }
-    let h = Handoff {
-        base,
-        generation,
-        len: data.len() as u32,
-        ports,
-    };
-    match target.inbox.push(h) {
-        Ok(()) => {
-            counters.event(Event::Handoff, 1);
-            if target.asleep.load(Ordering::SeqCst) {
-                target.wake();
-            }
-        }
-        Err(_) => {
-            let _ = target.blank.push(word);
-            drop_all(counters);
         }
     }
 }

@@ -1,0 +1,342 @@
+//! Where a worker's outputs go once the engine has decided them: its own
+//! AF_XDP ports (a descriptor move when the frame is a UMEM chunk), its
+//! own packet ports (one `sendmmsg` per port per batch, with each frame's
+//! virtio-net header), or another worker (one copy into a chunk it
+//! donated). Frames that carry offload metadata reach ports without it
+//! (AF_XDP, other workers' chunks) through software segmentation and
+//! checksum completion, counted.
+
+#![allow(unsafe_code)]
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use arrayvec::ArrayVec;
+use vswitch_engine::offload::{Offload, Segmenter, VnetHeader};
+use vswitch_engine::pipeline::{FrameRef, Output};
+use vswitch_engine::stats::BatchCounters;
+use vswitch_engine::{DropReason, Event, Frame, PortSet, Snapshot, Transmit};
+
+use super::pool::FramePool;
+use super::{donated, Handoff, WorkerShared};
+use crate::limits::{BATCH_SIZE, MAX_PORTS};
+use crate::port::packet_socket::{TxFrame, VNET_HDR_LEN};
+use crate::port::xsk::{Umem, FRAME_SIZE, HEADROOM, MAX_CHUNK_FRAME_LEN};
+use crate::port::OpenPort;
+
+/// An output that could not be handed over while the engine ran: the
+/// buffer and the ports still to serve.
+pub(super) type Deferred = (FrameRef, PortSet);
+
+/// A worker's [`Transmit`]: queues outputs of UMEM frames on the
+/// transmit queues of the worker's own AF_XDP ports and hands them to the
+/// workers that own other ports; defers everything else (packet ports,
+/// frames that are not UMEM chunks) to [`Deliver`], which runs once the
+/// engine is done with the batch.
+pub(super) struct Router<'w> {
+    /// The worker's UMEM when the batch's frames are its chunks; `None`
+    /// for a batch from a packet socket.
+    pub(super) umem: Option<&'w Umem>,
+    pub(super) snap: &'w Snapshot,
+    pub(super) me: &'w Arc<WorkerShared>,
+    pub(super) peers: &'w Arc<[Arc<WorkerShared>]>,
+    pub(super) local: &'w [Option<u8>; MAX_PORTS],
+    pub(super) packet_ports: PortSet,
+    pub(super) pending: &'w mut Vec<Vec<(u64, u32)>>,
+    /// UMEM addresses queued for transmit, one entry per reference (the
+    /// pool is lent to the batch's spares meanwhile).
+    pub(super) held: &'w mut Vec<u64>,
+    pub(super) deferred: &'w mut Vec<Deferred>,
+    pub(super) counters: &'w mut BatchCounters,
+}
+
+impl Transmit for Router<'_> {
+    fn transmit(&mut self, o: &Output, frame: &Frame<'_>) {
+        // Every frame of an AF_XDP batch lies in the UMEM: received chunks
+        // and spares alike.
+        let addr = self.umem.and_then(|u| u.addr_of(frame.data()));
+        let Some(addr) = addr else {
+            self.deferred.push((o.frame, o.ports));
+            return;
+        };
+        let to_packet = o.ports.intersection(self.packet_ports);
+        if !to_packet.is_empty() {
+            self.deferred.push((o.frame, to_packet));
+        }
+        let len = frame.head_len() as u32;
+        let mut remote: ArrayVec<(usize, PortSet), 8> = ArrayVec::new();
+        for p in o.ports.difference(self.packet_ports).iter() {
+            if let Some(li) = self.local[p.index()] {
+                self.pending[li as usize].push((addr, len));
+                self.held.push(addr);
+                continue;
+            }
+            match self.snap.worker_of(p) {
+                Some(w) if w != self.me.index && w < self.peers.len() => {
+                    match remote.iter_mut().find(|(rw, _)| *rw == w) {
+                        Some((_, set)) => set.insert(p),
+                        None => {
+                            if remote.try_push((w, PortSet::one(p))).is_err() {
+                                self.counters.tx_drop(p, DropReason::HandoffFull);
+                            }
+                        }
+                    }
+                }
+                _ => self.counters.tx_drop(p, DropReason::PortUnknown),
+            }
+        }
+        for (w, set) in remote {
+            handoff(&self.peers[w], frame.data(), set, self.counters);
+        }
+    }
+}
+
+/// The worker's ports other than the one a batch came from (whose receive
+/// ring holds the batch's frames while they are sent).
+pub(super) struct Others<'a> {
+    before: &'a mut [OpenPort],
+    after: &'a mut [OpenPort],
+    skip: usize,
+}
+
+impl<'a> Others<'a> {
+    /// Every port (a batch from AF_XDP holds no port borrowed).
+    pub(super) fn all(ports: &'a mut [OpenPort]) -> Others<'a> {
+        Others {
+            before: ports,
+            after: &mut [],
+            skip: usize::MAX,
+        }
+    }
+
+    /// The ports around local port `skip`.
+    pub(super) fn around(
+        before: &'a mut [OpenPort],
+        skip: usize,
+        after: &'a mut [OpenPort],
+    ) -> Others<'a> {
+        Others {
+            before,
+            after,
+            skip,
+        }
+    }
+
+    fn get(&mut self, li: usize) -> Option<&mut OpenPort> {
+        if li < self.skip {
+            self.before.get_mut(li)
+        } else if li == self.skip {
+            None
+        } else {
+            self.after.get_mut(li - self.skip - 1)
+        }
+    }
+}
+
+/// Sends what the [`Router`] deferred, after the engine is done with the
+/// batch (so the worker's pool and ports are free again).
+pub(super) struct Deliver<'w> {
+    pub(super) umem: &'w Umem,
+    pub(super) pool: &'w mut FramePool,
+    pub(super) pending: &'w mut Vec<Vec<(u64, u32)>>,
+    pub(super) local: &'w [Option<u8>; MAX_PORTS],
+    pub(super) packet_ports: PortSet,
+    pub(super) snap: &'w Snapshot,
+    pub(super) me: &'w Arc<WorkerShared>,
+    pub(super) peers: &'w Arc<[Arc<WorkerShared>]>,
+    pub(super) counters: &'w mut BatchCounters,
+}
+
+/// The virtio-net header bytes a frame leaves a packet socket with.
+fn vnet_of(frame: &Frame<'_>) -> [u8; VNET_HDR_LEN] {
+    let mut out = [0u8; VNET_HDR_LEN];
+    if let Some(o) = frame.offload() {
+        o.to_vnet().write(&mut out);
+    } else {
+        VnetHeader::default().write(&mut out);
+    }
+    out
+}
+
+impl Deliver<'_> {
+    /// Sends every deferred output; `rx` and `spares` are the batch's
+    /// frames and spare copies that [`FrameRef`]s name.
+    pub(super) fn send(
+        &mut self,
+        others: &mut Others<'_>,
+        deferred: &[Deferred],
+        rx: &[Frame<'_>],
+        spares: &[Frame<'_>],
+    ) {
+        let frame_of = |r: FrameRef| match r {
+            FrameRef::Rx(i) => rx.get(i as usize),
+            FrameRef::Spare(j) => spares.get(j as usize),
+        };
+        // Packet ports: one sendmmsg per port, frames as they are (a
+        // super-frame goes whole, with its header).
+        let mut targets = PortSet::EMPTY;
+        for (_, ports) in deferred {
+            targets = targets.union(ports.intersection(self.packet_ports));
+        }
+        for p in targets.iter() {
+            let port = self.local[p.index()].and_then(|li| others.get(li as usize));
+            let mut batch: ArrayVec<TxFrame<'_>, { 2 * BATCH_SIZE }> = ArrayVec::new();
+            for (r, ports) in deferred {
+                if let (true, Some(f)) = (ports.contains(p), frame_of(*r)) {
+                    batch.push(TxFrame {
+                        vnet: vnet_of(f),
+                        data: f.data(),
+                    });
+                }
+            }
+            let sent = match port {
+                Some(OpenPort::Packet(port)) => port.socket.send_batch(&batch).sent,
+                _ => 0,
+            };
+            for _ in sent..batch.len() {
+                self.counters.tx_drop(p, DropReason::TxRingFull);
+            }
+        }
+        // The rest: frames from a packet socket to AF_XDP ports and other
+        // workers.
+        for (r, ports) in deferred {
+            let rest = ports.difference(self.packet_ports);
+            if rest.is_empty() {
+                continue;
+            }
+            match frame_of(*r) {
+                Some(f) => self.segment_out(f, rest),
+                None => {
+                    for p in rest.iter() {
+                        self.counters.tx_drop(p, DropReason::PortUnknown);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a frame that is not a UMEM chunk to AF_XDP ports of this
+    /// worker and to other workers: each segment (the frame itself when it
+    /// needs no segmentation) is written once into a chunk, checksum
+    /// completed.
+    fn segment_out(&mut self, frame: &Frame<'_>, ports: PortSet) {
+        let off = frame.offload().copied().unwrap_or(Offload::NONE);
+        let drop_all = |counters: &mut BatchCounters, reason| {
+            for p in ports.iter() {
+                counters.tx_drop(p, reason);
+            }
+        };
+        let seg = match Segmenter::new(frame.data(), &off) {
+            Ok(seg) => seg,
+            Err(_) => return drop_all(self.counters, DropReason::BadOffload),
+        };
+        if seg.max_len() > MAX_CHUNK_FRAME_LEN {
+            return drop_all(self.counters, DropReason::TooLarge);
+        }
+        let mut mine: ArrayVec<usize, MAX_PORTS> = ArrayVec::new();
+        let mut remote: ArrayVec<(usize, PortSet), 8> = ArrayVec::new();
+        for p in ports.iter() {
+            if let Some(li) = self.local[p.index()] {
+                mine.push(li as usize);
+                continue;
+            }
+            match self.snap.worker_of(p) {
+                Some(w) if w != self.me.index && w < self.peers.len() => {
+                    match remote.iter_mut().find(|(rw, _)| *rw == w) {
+                        Some((_, set)) => set.insert(p),
+                        None => {
+                            if remote.try_push((w, PortSet::one(p))).is_err() {
+                                self.counters.tx_drop(p, DropReason::HandoffFull);
+                            }
+                        }
+                    }
+                }
+                _ => self.counters.tx_drop(p, DropReason::PortUnknown),
+            }
+        }
+        let count = seg.count();
+        if off.csum.is_some() {
+            self.counters.event(Event::ChecksumCompleted, count as u64);
+        }
+        if off.gso.is_some() {
+            self.counters.event(Event::SoftwareSegments, count as u64);
+        }
+        let mut scratch = [0u8; FRAME_SIZE];
+        for i in 0..count {
+            if !mine.is_empty() {
+                let Some(base) = self.pool.take() else {
+                    for p in ports.iter() {
+                        self.counters.tx_drop(p, DropReason::NoSpareFrame);
+                    }
+                    return;
+                };
+                // SAFETY: the chunk just left the free list: nothing else
+                // refers to it until it is queued below.
+                let chunk = unsafe { self.umem.chunk_mut(base) };
+                let Some(len) = seg.write(i, &mut chunk[HEADROOM..]) else {
+                    self.pool.put(base);
+                    continue;
+                };
+                let addr = base + HEADROOM as u64;
+                for &li in &mine {
+                    self.pending[li].push((addr, len as u32));
+                    self.pool.hold(addr, 1);
+                }
+            }
+            if !remote.is_empty() {
+                let Some(len) = seg.write(i, &mut scratch) else {
+                    continue;
+                };
+                for &(w, set) in &remote {
+                    handoff(&self.peers[w], &scratch[..len], set, self.counters);
+                }
+            }
+        }
+    }
+}
+
+/// Copies `data` into a chunk the target worker donated and queues it on
+/// the target's inbox; counts a drop per port when that is not possible.
+pub(super) fn handoff(
+    target: &WorkerShared,
+    data: &[u8],
+    ports: PortSet,
+    counters: &mut BatchCounters,
+) {
+    let drop_all = |counters: &mut BatchCounters| {
+        for p in ports.iter() {
+            counters.tx_drop(p, DropReason::HandoffFull);
+        }
+    };
+    let Some(word) = target.blank.pop() else {
+        drop_all(counters);
+        return;
+    };
+    let (generation, base) = donated(word);
+    // SAFETY: popping the chunk from the target's donation queue handed it
+    // to us until we push it to the target's inbox; the area is mapped for
+    // as long as `target` is reachable.
+    if !unsafe { target.area.write(base, HEADROOM, data) } {
+        let _ = target.blank.push(word);
+        drop_all(counters);
+        return;
+    }
+    let h = Handoff {
+        base,
+        generation,
+        len: data.len() as u32,
+        ports,
+    };
+    match target.inbox.push(h) {
+        Ok(()) => {
+            counters.event(Event::Handoff, 1);
+            if target.asleep.load(Ordering::SeqCst) {
+                target.wake();
+            }
+        }
+        Err(_) => {
+            let _ = target.blank.push(word);
+            drop_all(counters);
+        }
+    }
+}
