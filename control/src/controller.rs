@@ -397,10 +397,10 @@ impl Controller {
 
     /// Changes a port's settings, live. Learned entries of the port are
     /// flushed when its VLAN settings change (as OVS does); a change that
-    /// would strand a static entry is refused. A `driver` that would run a
-    /// different driver re-binds the port ([`Controller::rebind`]); one
-    /// that resolves to the driver already running is only recorded (no
-    /// gap in traffic for nothing).
+    /// would strand a static entry is refused. A new `driver` that would
+    /// run a different driver re-binds the port ([`Controller::rebind`]);
+    /// one that resolves to the driver already running is only recorded
+    /// (no gap in traffic for nothing).
     pub fn set_port(&mut self, patch: &PortPatch) -> Result<&PortEntry, ControlError> {
         let name = patch.name.as_str();
         let i = self.port_index(name)?;
@@ -424,9 +424,14 @@ impl Controller {
                 Err(e) => return Err(self.refused(e)),
             };
         self.ports[i].config = config;
+        // Re-bound when the driver asked for changes to one that runs
+        // differently, or to retry a port left without sockets; never
+        // for a change of other settings.
         let driver = settings.driver.choice();
         let status = &self.ports[i].status;
-        let rebind = driver.resolve(&status.iface) != status.driver || !is_bound(status);
+        let rebind = (settings.driver != self.ports[i].settings.driver
+            && driver.resolve(&status.iface) != status.driver)
+            || !is_bound(status);
         if rebind {
             let from = self.ports[i].settings.driver.choice();
             if let Err(e) = self.rebind(i, driver, from) {
