@@ -470,7 +470,8 @@ impl Controller {
     /// [`Controller::refresh_worker`]). When `to` cannot open, the port is
     /// reopened with `from` and the error says why: a failed change never
     /// loses a port. Only when `from` fails too is the port left without
-    /// sockets (its `queues` are 0), and the error and the log say so.
+    /// sockets (its `queues` are 0), and the error and the log say so; the
+    /// next `port.set` of it tries again.
     fn rebind(
         &mut self,
         i: usize,
@@ -521,7 +522,7 @@ impl Controller {
                             "port {name:?}: driver {to} could not open {iface}: {e}; \
                              reopening it with driver {from} failed too: {e2}; the port \
                              stays configured but has no sockets and forwards nothing \
-                             (retry with port.set driver, or port.del)"
+                             until a port.set of it opens them again (or port.del)"
                         );
                         tracing::error!("{message}");
                         unbind(&mut self.ports[i].status);
@@ -577,7 +578,7 @@ impl Controller {
                 None => {
                     tracing::error!(
                         port = %p.settings.name,
-                        "its worker could not reopen it; it forwards nothing (retry with port.set driver, or port.del)"
+                        "its worker could not reopen it; it forwards nothing until a port.set of it opens it again (or port.del)"
                     );
                     unbind(&mut self.ports[i].status);
                 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use vswitch_tests::daemon::Daemon;
 use vswitch_tests::lab::{Host, Lab};
 use vswitch_tests::raw::{frame, send_sequence, sequence_of, RawSock};
-use vswitch_tests::{bin, serial, sh, wait_until};
+use vswitch_tests::{bin, must, serial, sh, wait_until};
 
 fn config(extra_switch: &str, ports: &[(&Host, &str)]) -> String {
     let mut s = format!("[switch]\ncontrol_socket = \"@SOCKET@\"\nworkers = [1]\n{extra_switch}\n[fdb]\naging_secs = 300\n");
@@ -1046,4 +1046,65 @@ fn driver_changes_live_and_rebinds_only_its_port() {
     assert!(e.1.contains("invalid driver \"xdp\""), "{e:?}");
     assert_eq!(check("auto", "packet"), p1_before);
     assert!(lab.ping(&a, &b, 2), "still forwarding\n{}", d.log());
+}
+
+/// A re-bind whose drivers cannot open the interface (here: it is gone)
+/// fails with an error that says so, and loses nothing: the port stays
+/// configured, without sockets (`queues` 0), the other ports forward, and
+/// the next `port set` of it, once the interface is back, opens it again.
+#[test]
+fn driver_change_that_cannot_open_keeps_the_port() {
+    let _g = serial();
+    let mut lab = Lab::new("vadf");
+    let (a, b, c) = (lab.host(1), lab.host(2), lab.host(3));
+    let d = Daemon::start(
+        "ctl-driver-fail",
+        &config(
+            "",
+            &[
+                (&a, "vlan = 10\ndriver = \"afxdp\""),
+                (&b, "vlan = 10\ndriver = \"afxdp\""),
+                (&c, "vlan = 10\ndriver = \"afxdp\""),
+            ],
+        ),
+    );
+    assert!(lab.ping(&a, &b, 2));
+    let p3 = |d: &Daemon| d.ctl_json(&["port", "show", "p3"]);
+    must("ip", &["link", "del", &c.port_if]);
+    let (ok, _, err) = d.ctl(&["port", "set", "p3", "--driver", "packet"]);
+    assert!(
+        !ok && err.contains("driver packet could not open")
+            && err.contains("reopening it with driver afxdp failed too")
+            && err.contains("forwards nothing"),
+        "{err}"
+    );
+    let p = p3(&d);
+    assert_eq!(
+        (
+            p["driver"].as_str(),
+            p["queues"].as_u64(),
+            p["xdp"].as_str()
+        ),
+        (Some("afxdp"), Some(0), Some("-")),
+        "still configured, with its old driver, without sockets: {p}"
+    );
+    assert!(lab.ping(&a, &b, 2), "the others forward\n{}", d.log());
+
+    // The interface is back (a plain veth, no host behind it).
+    let peer = format!("{}x3", lab.prefix());
+    must(
+        "ip",
+        &[
+            "link", "add", &c.port_if, "type", "veth", "peer", "name", &peer,
+        ],
+    );
+    must("ip", &["link", "set", &c.port_if, "up"]);
+    must("ip", &["link", "set", &peer, "up"]);
+    let r = d.ctl_json(&["port", "set", "p3", "--learning", "false"]);
+    assert!(r["queues"].as_u64().unwrap() >= 1, "opened again: {r}");
+    assert_eq!(
+        (r["driver"].as_str(), r["learning"].as_bool()),
+        (Some("afxdp"), Some(false))
+    );
+    assert!(lab.ping(&a, &b, 2), "{}", d.log());
 }
