@@ -49,8 +49,20 @@ pub struct PortEntry {
     pub config: PortConfig,
     /// Worker that owns it.
     pub worker: usize,
-    /// What the kernel gave it.
+    /// What the kernel gave it. `queues` is 0 while it has no sockets
+    /// (a re-bind failed with both drivers).
     pub status: PortStatus,
+}
+
+/// Whether a port has sockets.
+fn is_bound(status: &PortStatus) -> bool {
+    status.queues > 0
+}
+
+/// Marks a port as having no sockets: nothing bound, no XDP.
+fn unbind(status: &mut PortStatus) {
+    status.queues = 0;
+    status.xdp = None;
 }
 
 /// Why the controller could not start.
@@ -124,7 +136,7 @@ impl Controller {
                     PortSpec {
                         id: p.id,
                         iface: p.settings.iface.clone(),
-                        driver: DriverChoice::AfXdp,
+                        driver: p.settings.driver.choice(),
                     },
                     i % nworkers,
                 )
@@ -333,7 +345,7 @@ impl Controller {
                 PortSpec {
                     id,
                     iface: settings.iface.clone(),
-                    driver: DriverChoice::AfXdp,
+                    driver: settings.driver.choice(),
                 },
                 worker,
             )
@@ -383,19 +395,25 @@ impl Controller {
         Ok(statics)
     }
 
-    /// Changes a port's VLAN settings or flags, live. Learned entries of
-    /// the port are flushed when its VLAN settings change (as OVS does);
-    /// a change that would strand a static entry is refused.
+    /// Changes a port's settings, live. Learned entries of the port are
+    /// flushed when its VLAN settings change (as OVS does); a change that
+    /// would strand a static entry is refused. A new `driver` that would
+    /// run a different driver re-binds the port ([`Controller::rebind`]);
+    /// one that resolves to the driver already running is only recorded
+    /// (no gap in traffic for nothing).
     pub fn set_port(&mut self, patch: &PortPatch) -> Result<&PortEntry, ControlError> {
         let name = patch.name.as_str();
         let i = self.port_index(name)?;
+        let before = self.ports[i].config.clone();
         let mut settings = self.ports[i].settings.clone();
         patch.apply(&mut settings);
         let mut config = settings
             .engine_config()
             .map_err(|e| ControlError::Invalid(e.to_string()))?;
-        config.max_frame_len = self.ports[i].config.max_frame_len;
+        config.max_frame_len = before.max_frame_len;
         let now = self.switch.now_secs();
+        // The engine first: it is what may refuse, and a refusal must
+        // find the port's sockets untouched.
         let vlan_changed =
             match self
                 .switch
@@ -406,9 +424,166 @@ impl Controller {
                 Err(e) => return Err(self.refused(e)),
             };
         self.ports[i].config = config;
+        // Re-bound when the driver asked for changes to one that runs
+        // differently, or to retry a port left without sockets; never
+        // for a change of other settings.
+        let driver = settings.driver.choice();
+        let status = &self.ports[i].status;
+        let rebind = (settings.driver != self.ports[i].settings.driver
+            && driver.resolve(&status.iface) != status.driver)
+            || !is_bound(status);
+        if rebind {
+            let from = self.ports[i].settings.driver.choice();
+            if let Err(e) = self.rebind(i, driver, from) {
+                // Back to the old settings. The engine takes them: they
+                // carried every static entry of the port, and those have
+                // not changed since. The frame length is the one of the
+                // sockets the port has now.
+                let mut back = before;
+                back.max_frame_len = self.ports[i].config.max_frame_len;
+                let id = self.ports[i].id;
+                let now = self.switch.now_secs();
+                match self.switch.engine_mut().set_port(id, back.clone(), now) {
+                    Ok(_) => self.ports[i].config = back,
+                    Err(undo) => tracing::error!(
+                        port = name,
+                        "restoring the port's settings after a failed re-bind failed: {undo}"
+                    ),
+                }
+                return Err(e);
+            }
+        }
         self.ports[i].settings = settings;
-        tracing::info!(port = name, vlan_changed, "port reconfigured");
+        tracing::info!(
+            port = name,
+            vlan_changed,
+            rebound = rebind,
+            "port reconfigured"
+        );
         Ok(&self.ports[i])
+    }
+
+    /// Re-opens port `i`'s sockets with driver `to` on the same worker.
+    /// The engine keeps the port (its settings, its FDB entries) all the
+    /// while: frames for it are dropped (`port_unknown`) for the moment it
+    /// has no sockets, and no other port is touched (but see
+    /// [`Controller::refresh_worker`]). When `to` cannot open, the port is
+    /// reopened with `from` and the error says why: a failed change never
+    /// loses a port. Only when `from` fails too is the port left without
+    /// sockets (its `queues` are 0), and the error and the log say so; the
+    /// next `port.set` of it tries again.
+    fn rebind(
+        &mut self,
+        i: usize,
+        to: DriverChoice,
+        from: DriverChoice,
+    ) -> Result<(), ControlError> {
+        let (id, worker) = (self.ports[i].id, self.ports[i].worker);
+        let name = self.ports[i].settings.name.clone();
+        let iface = self.ports[i].settings.iface.clone();
+        self.switch.remove_port(id, worker).map_err(|e| {
+            ControlError::Failed(format!("port {name:?}: closing its sockets failed: {e}"))
+        })?;
+        let open = |switch: &Switch, driver: DriverChoice| {
+            // A program left on the interface would make an AF_XDP bind
+            // fail (libxdp detaches it with the last socket, normally).
+            remove_stale_xdp([iface.as_str()]);
+            switch.add_port(
+                PortSpec {
+                    id,
+                    iface: iface.clone(),
+                    driver,
+                },
+                worker,
+            )
+        };
+        let result = match open(&self.switch, to) {
+            Ok(status) => {
+                tracing::info!(
+                    port = %name, iface = %iface, asked = %to, driver = %status.driver,
+                    xdp = ?status.xdp, offloads = %status.offloads, queues = status.queues,
+                    "port re-bound"
+                );
+                self.adopt_status(i, status);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(port = %name, iface = %iface, "driver {to} failed to open: {e}; reopening with driver {from}");
+                match open(&self.switch, from) {
+                    Ok(status) => {
+                        self.adopt_status(i, status);
+                        Err(ControlError::Failed(format!(
+                            "port {name:?}: driver {to} could not open {iface}: {e}; \
+                             the port runs on with driver {from}"
+                        )))
+                    }
+                    Err(e2) => {
+                        let message = format!(
+                            "port {name:?}: driver {to} could not open {iface}: {e}; \
+                             reopening it with driver {from} failed too: {e2}; the port \
+                             stays configured but has no sockets and forwards nothing \
+                             until a port.set of it opens them again (or port.del)"
+                        );
+                        tracing::error!("{message}");
+                        unbind(&mut self.ports[i].status);
+                        Err(ControlError::Failed(message))
+                    }
+                }
+            }
+        };
+        self.refresh_worker(worker, id);
+        result
+    }
+
+    /// Takes a port's new status from its driver, and the frame length
+    /// its sockets carry into the engine (a change of `max_frame_len`
+    /// alone is no VLAN change: nothing is flushed).
+    fn adopt_status(&mut self, i: usize, status: PortStatus) {
+        let p = &mut self.ports[i];
+        if status.max_frame_len != p.config.max_frame_len {
+            let mut config = p.config.clone();
+            config.max_frame_len = status.max_frame_len;
+            let now = self.switch.now_secs();
+            match self.switch.engine_mut().set_port(p.id, config.clone(), now) {
+                Ok(_) => p.config = config,
+                Err(e) => tracing::error!(
+                    port = %p.settings.name,
+                    "setting the port's max_frame_len to {} failed: {e}",
+                    status.max_frame_len
+                ),
+            }
+        }
+        p.status = status;
+    }
+
+    /// Closing the port that opened a worker's UMEM rebuilds the UMEM and
+    /// reopens the worker's other ports (dataplane/runtime/src/worker/mod.rs,
+    /// `close_port`): take their statuses from the worker's reports, which
+    /// are current once `remove_port` has returned, so `status` says what
+    /// they have now. `except` is the port whose status is already known.
+    fn refresh_worker(&mut self, worker: usize, except: PortId) {
+        let reports = self.switch.port_reports();
+        for i in 0..self.ports.len() {
+            let p = &self.ports[i];
+            if p.worker != worker || p.id == except || !is_bound(&p.status) {
+                continue;
+            }
+            match reports.iter().find(|r| r.status.id == p.id) {
+                Some(r) if r.status != p.status => {
+                    tracing::info!(port = %p.settings.name, "reopened by its worker");
+                    let status = r.status.clone();
+                    self.adopt_status(i, status);
+                }
+                Some(_) => {}
+                None => {
+                    tracing::error!(
+                        port = %p.settings.name,
+                        "its worker could not reopen it; it forwards nothing until a port.set of it opens it again (or port.del)"
+                    );
+                    unbind(&mut self.ports[i].status);
+                }
+            }
+        }
     }
 
     /// Adds (or replaces) a static FDB entry, in the table and the config.

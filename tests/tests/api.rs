@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use vswitch_tests::daemon::Daemon;
 use vswitch_tests::lab::{Host, Lab};
 use vswitch_tests::raw::{frame, send_sequence, sequence_of, RawSock};
-use vswitch_tests::{bin, serial, sh, wait_until};
+use vswitch_tests::{bin, must, serial, sh, wait_until};
 
 fn config(extra_switch: &str, ports: &[(&Host, &str)]) -> String {
     let mut s = format!("[switch]\ncontrol_socket = \"@SOCKET@\"\nworkers = [1]\n{extra_switch}\n[fdb]\naging_secs = 300\n");
@@ -906,4 +906,205 @@ fn deleting_the_anchor_port_keeps_the_rest_forwarding() {
     .unwrap();
     assert!(lab.ping(&a, &b, 3), "p1 back, across workers\n{}", d.log());
     assert!(lab.ping(&a, &c, 2), "p1 back, same worker");
+}
+
+/// The id of the XDP program on `iface`, if one is attached.
+fn xdp_prog(iface: &str) -> Option<String> {
+    let (_, out, _) = sh("ip", &["link", "show", "dev", iface]);
+    out.split_once("prog/xdp id ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .map(str::to_string)
+}
+
+/// `driver` per port, changed live. `status` and `port list` say which
+/// driver each port asked for and which it runs; `port set --driver`
+/// re-binds only that port, which keeps its MAC entries; traffic flows
+/// after every change. `auto` on a veth is the packet driver (the rule in
+/// dataplane/runtime/src/port/mod.rs, `DriverChoice::resolve`).
+#[test]
+fn driver_changes_live_and_rebinds_only_its_port() {
+    let _g = serial();
+    let mut lab = Lab::new("vadr");
+    let (a, b) = (lab.host(1), lab.host(2));
+    // p1 is its worker's first port (it opens the UMEM) and stays on
+    // AF_XDP: it must come through p2's changes untouched. p2 asks for
+    // nothing: auto.
+    let d = Daemon::start(
+        "ctl-driver",
+        &config(
+            "",
+            &[(&a, "vlan = 10\ndriver = \"afxdp\""), (&b, "vlan = 10")],
+        ),
+    );
+    let b_mac = b
+        .mac
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    // p2's driver as `status` and `port list` tell it; returns p1's
+    // status entry, to compare across changes.
+    let check = |asked: &str, runs: &str| -> Value {
+        let st = d.ctl_json(&["status"]);
+        let port = |name: &str| {
+            st["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("{name} in {st}"))
+        };
+        let (p1, p2) = (port("p1"), port("p2"));
+        assert_eq!(
+            (p1["driver"].as_str(), p1["driver_in_use"].as_str()),
+            (Some("afxdp"), Some("afxdp")),
+            "{st}"
+        );
+        assert_eq!(
+            (p2["driver"].as_str(), p2["driver_in_use"].as_str()),
+            (Some(asked), Some(runs)),
+            "{st}\n{}",
+            d.log()
+        );
+        let packet = runs == "packet";
+        let offloads = if packet {
+            "vnet-hdr (gso, csum)"
+        } else {
+            "csum-repair"
+        };
+        assert_eq!(p2["offloads"], offloads, "{st}");
+        assert_eq!(p2["xdp"] == "-", packet, "{st}");
+        assert_eq!(p2["mode"] == "-", packet, "{st}");
+        assert!(p2["queues"].as_u64().unwrap() >= 1, "{st}");
+        assert_eq!(
+            xdp_prog(&b.port_if).is_none(),
+            packet,
+            "an XDP program on p2's interface exactly when it runs AF_XDP"
+        );
+        let list = d.ctl_json(&["port", "list"]);
+        let p2l = &list.as_array().unwrap()[1];
+        assert_eq!(
+            (&p2l["driver"], &p2l["driver_in_use"], &p2l["offloads"]),
+            (&p2["driver"], &p2["driver_in_use"], &p2["offloads"]),
+            "{list}"
+        );
+        p1
+    };
+    // What shows that p1 was not re-bound: the same status, the same XDP
+    // program on its interface, and traffic through it.
+    let p1_before = check("auto", "packet");
+    let p1_prog = xdp_prog(&a.port_if).expect("p1 runs AF_XDP");
+    let (ok, out, _) = d.ctl(&["status"]);
+    assert!(ok && out.contains("packet (auto)"), "{out}");
+    assert!(lab.ping(&a, &b, 3), "auto (packet)\n{}", d.log());
+    let learned = |d: &Daemon| -> bool {
+        let fdb = d.ctl_json(&["fdb", "show", "--port", "p2"]);
+        fdb.as_array().unwrap().iter().any(|e| e["mac"] == b_mac)
+    };
+    assert!(learned(&d), "p2's host is learned");
+
+    for (asked, runs) in [("afxdp", "afxdp"), ("auto", "packet")] {
+        let r = d.ctl_json(&["port", "set", "p2", "--driver", asked]);
+        assert_eq!(
+            (r["driver"].as_str(), r["driver_in_use"].as_str()),
+            (Some(asked), Some(runs)),
+            "{r}"
+        );
+        assert_eq!(r["vlan"], 10, "the other settings stay: {r}");
+        assert!(learned(&d), "re-binding keeps the port's MAC entries");
+        assert_eq!(check(asked, runs), p1_before, "p1 was not re-bound");
+        assert_eq!(
+            xdp_prog(&a.port_if).as_ref(),
+            Some(&p1_prog),
+            "p1's program"
+        );
+        assert!(lab.ping(&a, &b, 3), "{asked} ({runs})\n{}", d.log());
+        assert!(lab.ping(&b, &a, 2), "{asked} ({runs}), back");
+    }
+    let (ok, toml, _) = d.ctl(&["config", "show"]);
+    assert!(
+        ok && toml.matches("driver = \"afxdp\"").count() == 1
+            && toml.matches("driver = \"auto\"").count() == 1,
+        "{toml}"
+    );
+
+    // A driver that does not exist: refused, nothing changes.
+    let (ok, _, err) = d.ctl(&["port", "set", "p2", "--driver", "xdp"]);
+    assert!(!ok && err.contains("auto, afxdp, packet"), "{err}");
+    let e = d
+        .call("port.set", json!({"name": "p2", "driver": "xdp"}))
+        .unwrap_err();
+    assert_eq!(e.0, -32602, "{e:?}");
+    assert!(e.1.contains("invalid driver \"xdp\""), "{e:?}");
+    let e = d
+        .call(
+            "port.add",
+            json!({"name": "p3", "iface": "lo", "vlan": 10, "driver": "xdp"}),
+        )
+        .unwrap_err();
+    assert!(e.1.contains("invalid driver \"xdp\""), "{e:?}");
+    assert_eq!(check("auto", "packet"), p1_before);
+    assert!(lab.ping(&a, &b, 2), "still forwarding\n{}", d.log());
+}
+
+/// A re-bind whose drivers cannot open the interface (here: it is gone)
+/// fails with an error that says so, and loses nothing: the port stays
+/// configured, without sockets (`queues` 0), the other ports forward, and
+/// the next `port set` of it, once the interface is back, opens it again.
+#[test]
+fn driver_change_that_cannot_open_keeps_the_port() {
+    let _g = serial();
+    let mut lab = Lab::new("vadf");
+    let (a, b, c) = (lab.host(1), lab.host(2), lab.host(3));
+    let d = Daemon::start(
+        "ctl-driver-fail",
+        &config(
+            "",
+            &[
+                (&a, "vlan = 10\ndriver = \"afxdp\""),
+                (&b, "vlan = 10\ndriver = \"afxdp\""),
+                (&c, "vlan = 10\ndriver = \"afxdp\""),
+            ],
+        ),
+    );
+    assert!(lab.ping(&a, &b, 2));
+    let p3 = |d: &Daemon| d.ctl_json(&["port", "show", "p3"]);
+    must("ip", &["link", "del", &c.port_if]);
+    let (ok, _, err) = d.ctl(&["port", "set", "p3", "--driver", "packet"]);
+    assert!(
+        !ok && err.contains("driver packet could not open")
+            && err.contains("reopening it with driver afxdp failed too")
+            && err.contains("forwards nothing"),
+        "{err}"
+    );
+    let p = p3(&d);
+    assert_eq!(
+        (
+            p["driver"].as_str(),
+            p["queues"].as_u64(),
+            p["xdp"].as_str()
+        ),
+        (Some("afxdp"), Some(0), Some("-")),
+        "still configured, with its old driver, without sockets: {p}"
+    );
+    assert!(lab.ping(&a, &b, 2), "the others forward\n{}", d.log());
+
+    // The interface is back (a plain veth, no host behind it).
+    let peer = format!("{}x3", lab.prefix());
+    must(
+        "ip",
+        &[
+            "link", "add", &c.port_if, "type", "veth", "peer", "name", &peer,
+        ],
+    );
+    must("ip", &["link", "set", &c.port_if, "up"]);
+    must("ip", &["link", "set", &peer, "up"]);
+    let r = d.ctl_json(&["port", "set", "p3", "--learning", "false"]);
+    assert!(r["queues"].as_u64().unwrap() >= 1, "opened again: {r}");
+    assert_eq!(
+        (r["driver"].as_str(), r["learning"].as_bool()),
+        (Some("afxdp"), Some(false))
+    );
+    assert!(lab.ping(&a, &b, 2), "{}", d.log());
 }

@@ -233,6 +233,9 @@ fn status(c: &Controller) -> Status {
                 name: p.settings.name.clone(),
                 iface: p.status.iface.clone(),
                 worker: p.worker,
+                driver: p.settings.driver,
+                driver_in_use: p.status.driver.to_string(),
+                offloads: p.status.offloads.to_string(),
                 xdp: xdp_attach(&p.status),
                 mode: xdp_bind(&p.status),
                 queues: p.status.queues,
@@ -251,6 +254,8 @@ fn port_info(e: &PortEntry) -> PortInfo {
     PortInfo {
         settings: e.settings.clone(),
         worker: e.worker,
+        driver_in_use: e.status.driver.to_string(),
+        offloads: e.status.offloads.to_string(),
         xdp: xdp_attach(&e.status),
         mode: xdp_bind(&e.status),
         queues: e.status.queues,

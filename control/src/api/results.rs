@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::port::PortSettings;
+use crate::model::port::{DriverName, PortSettings};
 use crate::model::switch::StaticEntry;
 use crate::model::value::{MacAddr, Vlan};
 
@@ -50,9 +50,15 @@ pub struct PortRuntime {
     pub iface: String,
     /// Worker that owns it.
     pub worker: usize,
-    /// XDP attach mode: native or generic.
+    /// The driver asked for: auto, afxdp or packet.
+    pub driver: DriverName,
+    /// The driver it runs: afxdp or packet.
+    pub driver_in_use: String,
+    /// What it does with offloaded traffic.
+    pub offloads: String,
+    /// XDP attach mode: native or generic ("-" without AF_XDP).
     pub xdp: String,
-    /// Socket mode: copy or zero-copy.
+    /// Socket mode: copy or zero-copy ("-" without AF_XDP).
     pub mode: String,
     /// Receive queues bound.
     pub queues: u32,
@@ -80,9 +86,13 @@ pub struct PortInfo {
     pub settings: PortSettings,
     /// Worker that owns it.
     pub worker: usize,
-    /// XDP attach mode: native or generic.
+    /// The driver it runs (`settings.driver` is the one asked for).
+    pub driver_in_use: String,
+    /// What it does with offloaded traffic.
+    pub offloads: String,
+    /// XDP attach mode: native or generic ("-" without AF_XDP).
     pub xdp: String,
-    /// Socket mode: copy or zero-copy.
+    /// Socket mode: copy or zero-copy ("-" without AF_XDP).
     pub mode: String,
     /// Receive queues bound.
     pub queues: u32,

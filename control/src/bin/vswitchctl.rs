@@ -43,7 +43,7 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Version, uptime, workers, ports and the XDP mode each really got.
+    /// Version, uptime, workers, ports and the driver, offloads and XDP mode each really got.
     Status,
     /// Live per-port packet and bit rates, drops and worker load (like esxtop).
     Top {
@@ -104,7 +104,7 @@ enum PortCmd {
         /// Port name.
         name: String,
     },
-    /// Changes a port's VLAN settings or flags, live.
+    /// Changes a port's VLAN settings, flags or driver, live.
     Set {
         /// Port name.
         name: String,
@@ -354,9 +354,10 @@ fn duration(secs: u64) -> String {
     }
 }
 
-/// The table of ports: each port's settings cells, then where it runs.
+/// The table of ports: each port's settings cells (DRIVER, the one asked
+/// for, is the last), then what it runs and where.
 fn port_table(ports: &[PortInfo]) -> String {
-    let runtime = ["WORKER", "XDP", "MODE"];
+    let runtime = ["IN_USE", "OFFLOADS", "WORKER", "XDP", "MODE"];
     let mut columns: Vec<&str> = PortSettings::new("", "")
         .cells()
         .iter()
@@ -366,7 +367,13 @@ fn port_table(ports: &[PortInfo]) -> String {
     let mut t = Table::new(&columns);
     for p in ports {
         let mut row: Vec<String> = p.settings.cells().into_iter().map(|(_, _, v)| v).collect();
-        row.extend([p.worker.to_string(), p.xdp.clone(), p.mode.clone()]);
+        row.extend([
+            p.driver_in_use.clone(),
+            p.offloads.clone(),
+            p.worker.to_string(),
+            p.xdp.clone(),
+            p.mode.clone(),
+        ]);
         t.row(row);
     }
     t.to_string()
@@ -457,12 +464,23 @@ fn status_human(r: &Status) -> String {
     }
     out += &t.to_string();
     out += "\n";
-    let mut t = Table::new(&["PORT", "IFACE", "WORKER", "XDP", "MODE", ">QUEUES", ">MTU"]);
+    let mut t = Table::new(&[
+        "PORT", "IFACE", "WORKER", "DRIVER", "OFFLOADS", "XDP", "MODE", ">QUEUES", ">MTU",
+    ]);
     for p in &r.ports {
+        // The driver it runs, and how it was chosen when not by name.
+        let asked = p.driver.to_string();
+        let driver = if asked == p.driver_in_use {
+            asked
+        } else {
+            format!("{} ({asked})", p.driver_in_use)
+        };
         t.row(vec![
             p.name.clone(),
             p.iface.clone(),
             p.worker.to_string(),
+            driver,
+            p.offloads.clone(),
             p.xdp.clone(),
             p.mode.clone(),
             p.queues.to_string(),
@@ -481,7 +499,9 @@ fn port_show_human(r: &PortDetail) -> String {
         .map(|(k, _, v)| (k.to_string(), v))
         .collect();
     rows.extend([
-        ("worker".to_string(), i.worker.to_string()),
+        ("driver_in_use".to_string(), i.driver_in_use.clone()),
+        ("offloads".into(), i.offloads.clone()),
+        ("worker".into(), i.worker.to_string()),
         ("xdp".into(), i.xdp.clone()),
         ("mode".into(), i.mode.clone()),
         ("queues".into(), i.queues.to_string()),

@@ -306,3 +306,41 @@ fn bad_values_are_named_like_the_check_names_them() {
     assert_eq!((e.key.as_str(), e.line), ("fdb.static[0]", Some(1)), "{e}");
     assert!(e.message.contains("missing field `mac`"), "{e}");
 }
+
+#[test]
+fn driver_key_is_read_checked_and_written_back() {
+    use crate::model::port::DriverName;
+    let src = "[[port]]\nname = \"a\"\niface = \"x\"\nvlan = 1\n\n[[port]]\nname = \"b\"\niface = \"y\"\nvlan = 1\ndriver = \"packet\"\n\n[[port]]\nname = \"c\"\niface = \"z\"\nvlan = 1\ndriver = \"afxdp\"\n";
+    let f = parse(src).unwrap();
+    let drivers: Vec<DriverName> = f.ports.iter().map(|p| p.driver).collect();
+    assert_eq!(
+        drivers,
+        [DriverName::Auto, DriverName::Packet, DriverName::AfXdp]
+    );
+    // Written like every defaulted key: always, so a saved file says
+    // which driver each port asks for.
+    let text = to_toml(&f);
+    assert_eq!(text.matches("driver = \"auto\"").count(), 1, "{text}");
+    assert!(text.contains("driver = \"packet\""), "{text}");
+    assert!(text.contains("driver = \"afxdp\""), "{text}");
+    assert_eq!(parse(&text).unwrap(), f);
+    assert_eq!(check(f.clone(), None).unwrap().file(), f);
+
+    let e = check_err("[[port]]\nname = \"a\"\niface = \"x\"\nvlan = 1\n\n[[port]]\nname = \"b\"\niface = \"y\"\nvlan = 1\ndriver = \"xdp\"\n");
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("port \"b\".driver", Some(10)),
+        "{e}"
+    );
+    assert!(
+        e.message
+            .contains("invalid driver \"xdp\": expected auto, afxdp or packet"),
+        "{e}"
+    );
+    let e = check_err("[[port]]\nname = \"a\"\niface = \"x\"\nvlan = 1\ndriver = 1\n");
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("port \"a\".driver", Some(5)),
+        "{e}"
+    );
+}

@@ -5,6 +5,7 @@
 //! the command line). vswitchctl's port flags are derived from it too.
 
 use serde::{Deserialize, Serialize};
+use vswitch_dataplane::port::DriverChoice;
 use vswitch_dataplane::{PortConfig, VlanMode, VlanSet};
 
 use super::value::{present, Change, Vlan, VlanList};
@@ -29,6 +30,72 @@ impl std::fmt::Display for VlanModeName {
             VlanModeName::Trunk => "trunk",
             VlanModeName::Guest => "guest",
         })
+    }
+}
+
+/// `driver`: the runtime's [`DriverChoice`], mirrored here for serde and
+/// clap (the dataplane has neither). Written as the runtime's own names;
+/// read through [`FromStr`](std::str::FromStr), so that a bad value names
+/// the key in an API error too (serde's own message would not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum DriverName {
+    /// A fixed rule per kind of interface: a NIC gets AF_XDP, a virtual
+    /// interface (veth, tap) the packet driver.
+    #[default]
+    Auto,
+    /// AF_XDP sockets.
+    #[value(name = "afxdp")]
+    AfXdp,
+    /// A packet socket with virtio-net headers.
+    Packet,
+}
+
+impl DriverName {
+    /// The runtime's choice.
+    pub fn choice(self) -> DriverChoice {
+        match self {
+            DriverName::Auto => DriverChoice::Auto,
+            DriverName::AfXdp => DriverChoice::AfXdp,
+            DriverName::Packet => DriverChoice::Packet,
+        }
+    }
+}
+
+impl std::str::FromStr for DriverName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<DriverName, String> {
+        match s {
+            "auto" => Ok(DriverName::Auto),
+            "afxdp" => Ok(DriverName::AfXdp),
+            "packet" => Ok(DriverName::Packet),
+            _ => Err(format!(
+                "invalid driver {s:?}: expected auto, afxdp or packet"
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for DriverName {
+    type Error = String;
+    fn try_from(s: String) -> Result<DriverName, String> {
+        s.parse()
+    }
+}
+
+impl From<DriverChoice> for DriverName {
+    fn from(c: DriverChoice) -> DriverName {
+        match c {
+            DriverChoice::Auto => DriverName::Auto,
+            DriverChoice::AfXdp => DriverName::AfXdp,
+            DriverChoice::Packet => DriverName::Packet,
+        }
+    }
+}
+
+impl std::fmt::Display for DriverName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.choice().fmt(f)
     }
 }
 
@@ -59,6 +126,9 @@ pub struct PortSettings {
     /// Receive unknown-unicast floods.
     #[serde(default = "yes")]
     pub flood_unknown_unicast: bool,
+    /// auto | afxdp | packet: how the interface is opened.
+    #[serde(default)]
+    pub driver: DriverName,
 }
 
 fn yes() -> bool {
@@ -99,6 +169,7 @@ impl PortSettings {
             promiscuous: false,
             learning: true,
             flood_unknown_unicast: true,
+            driver: DriverName::default(),
         }
     }
 
@@ -163,6 +234,7 @@ impl PortSettings {
                 "UU_FLOOD",
                 yn(self.flood_unknown_unicast),
             ),
+            ("driver", "DRIVER", self.driver.to_string()),
         ]
     }
 }
@@ -207,6 +279,10 @@ pub struct PortPatch {
     #[arg(long, value_name = "BOOL")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flood_unknown_unicast: Option<bool>,
+    /// Port driver: auto, afxdp or packet (a change re-binds the port).
+    #[arg(long, value_name = "DRIVER")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<DriverName>,
 }
 
 impl PortPatch {
@@ -242,6 +318,9 @@ impl PortPatch {
         }
         if let Some(b) = self.flood_unknown_unicast {
             s.flood_unknown_unicast = b;
+        }
+        if let Some(d) = self.driver {
+            s.driver = d;
         }
     }
 }
@@ -305,6 +384,73 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field `iface`"), "{e}");
+    }
+
+    #[test]
+    fn driver_reads_and_writes_the_runtime_names() {
+        let s: PortSettings = serde_json::from_value(json!({"name": "a", "iface": "x"})).unwrap();
+        assert_eq!(s.driver, DriverName::Auto, "default");
+        assert_eq!(serde_json::to_value(&s).unwrap()["driver"], "auto");
+        for (text, choice) in [
+            ("auto", DriverChoice::Auto),
+            ("afxdp", DriverChoice::AfXdp),
+            ("packet", DriverChoice::Packet),
+        ] {
+            let s: PortSettings =
+                serde_json::from_value(json!({"name": "a", "iface": "x", "driver": text})).unwrap();
+            assert_eq!(s.driver.choice(), choice);
+            assert_eq!(DriverName::from(choice), s.driver);
+            // The text the runtime logs is the text the file takes.
+            assert_eq!(
+                (s.driver.to_string(), choice.to_string()),
+                (text.into(), text.into())
+            );
+            assert_eq!(serde_json::to_value(&s).unwrap()["driver"], text);
+            let v = <DriverName as clap::ValueEnum>::from_str(text, false).unwrap();
+            assert_eq!(v, s.driver, "vswitchctl --driver {text}");
+        }
+        let e = serde_json::from_value::<PortSettings>(
+            json!({"name": "a", "iface": "x", "driver": "af_xdp"}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("invalid driver \"af_xdp\": expected auto, afxdp or packet"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn patches_change_the_driver() {
+        let mut s = PortSettings::new("a", "x");
+        let p = patch(json!({"name": "a", "driver": "packet"}));
+        assert!(!p.is_empty());
+        p.apply(&mut s);
+        assert_eq!(s.driver, DriverName::Packet);
+        patch(json!({"name": "a", "vlan": 5})).apply(&mut s);
+        assert_eq!(s.driver, DriverName::Packet, "absent: kept");
+        assert_eq!(
+            serde_json::to_value(patch(json!({"name": "a", "driver": "afxdp"}))).unwrap(),
+            json!({"name": "a", "driver": "afxdp"})
+        );
+        let e = serde_json::from_value::<PortPatch>(json!({"name": "a", "driver": "xdp"}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid driver \"xdp\""), "{e}");
+
+        // vswitchctl's flags are the patch's fields.
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            flags: PortPatch,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from(["x", "--driver", "afxdp"]).unwrap();
+        assert_eq!(cli.flags.driver, Some(DriverName::AfXdp));
+        let e = <Cli as clap::Parser>::try_parse_from(["x", "--driver", "xdp"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("auto, afxdp, packet"), "{e}");
     }
 
     #[test]
