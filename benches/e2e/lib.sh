@@ -156,17 +156,20 @@ start_vswitch() {
         sleep 0.1
     done
     echo "  SKIP $(label "$drv"): vswitchd did not come up; its log ends:" >&2
-    tail -5 "$DIR/vswitchd.log" | sed 's/^/    /' >&2
+    tail -5 "$DIR/vswitchd.log" | sed 's/\x1b\[[0-9;]*m//g; s/^/    /' >&2
     kill -TERM "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null || true
     DPID=
     SKIPPED+="$drv "
     return 1
 }
 
-# What each port really got, as status reports it (driver where this
-# vswitchd names it, else the XDP attach and bind modes).
+# What each port really got, as status reports it: the driver and offloads
+# where this vswitchd names them, the XDP attach and bind modes.
 vswitch_ports() {
-    ctl --json status 2>/dev/null | jq -r '[.ports[]? | "\(.name)=\(.driver // ("xdp " + (.xdp // "?") + "/" + (.mode // "?")))"] | join(", ")' 2>/dev/null || true
+    ctl --json status 2>/dev/null | jq -r '[.ports[]? | "\(.name):"
+        + (if .driver then " \(.driver)" else "" end)
+        + (if .xdp then " xdp \(.xdp)/\(.mode // "?")" else "" end)
+        + (if .offloads then " offloads \(.offloads | tostring)" else "" end)] | join(", ")' 2>/dev/null || true
 }
 
 stop_vswitch() {
