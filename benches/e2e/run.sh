@@ -1,59 +1,102 @@
 #!/usr/bin/env bash
 # End-to-end benchmark, run by hand as root (never in CI):
 #
-#   benches/e2e/run.sh [RUNS] [SECONDS]        (defaults: 5 runs of 5 s)
+#   benches/e2e/run.sh [udp] [RUNS] [SECONDS]   64-byte UDP (defaults: 5 runs of 5 s)
+#   benches/e2e/run.sh tcp [RUNS] [SECONDS]     iperf3 TCP (defaults: 3 runs of 5 s)
 #
-# Offers 64-byte frames (60 bytes + FCS) with trafgen pinned to CPU 0 from
-# namespace "gen" towards a sink namespace, through, in the same run:
-#   bare    - a plain veth pair gen <-> sink (what the generator can offer)
-#   bridge  - a Linux bridge joining two veth pairs
-#   vswitch - vswitchd (one worker on CPU 1) joining the same two pairs
-# and reports, per path, offered and delivered Mpps (median and min-max of
-# the runs), the delivery ratio, and vswitchd's CPU time per delivered
+# Environment knobs (all optional):
+#   PATHS="bare bridge packet afxdp"  paths to compare, in this order; a
+#                   vswitchd path is named by its driver (packet, afxdp, auto).
+#                   Default: tcp "bare bridge packet afxdp", udp "bare bridge auto afxdp"
+#   STREAMS="1 4"   tcp: iperf3 parallel streams per case (-P)
+#   OFFLOADS="default off"   tcp: endpoint offload settings per case
+#   OFFLOADS_OFF_ARGS="tx off"   what "off" means (ethtool -K eth0 ARGS in
+#                   both hosts); see below
+#   RESULTS=FILE    summary TSV (default target/e2e-bench/MODE-DATE.tsv; the
+#                   per-run rows go next to it as FILE with .runs.tsv)
+#   VSBENCH_PREFIX=vsbench   name prefix of every namespace/link it makes
+#
+# Two host namespaces, snd and rcv (198.18.0.1 and .2, MTU 1500), take
+# turns on the same switch-side veths, in the same run:
+#   bare            - a plain veth pair snd <-> rcv (what the endpoints can do)
+#   bridge          - a Linux bridge
+#   vswitchd:DRIVER - vswitchd, one worker on CPU 1, `driver = "DRIVER"` on
+#                     both ports (README.md, [[port]] keys)
+# The sender and receiver run on CPU 0. The receiver's MAC is a static FDB
+# entry on both switches. A vswitchd that refuses its config (say, a driver
+# it does not know) or does not come up is reported and its path skipped;
+# the other paths still run (a vswitchd without the `driver` key runs the
+# afxdp path without it: AF_XDP is then its only driver). Every namespace, veth, bridge and daemon it
+# made is removed on exit, Ctrl-C and failure included.
+#
+# udp: trafgen offers 60-byte frames (64 on the wire) from CPU 0 to an
+# address nobody owns; per path: offered and delivered Mpps (median and
+# min-max), the delivery ratio, and vswitchd's CPU time per delivered
 # packet (user + system of the daemon, softirq work it does in sendto()
 # included: on a kernel without IRQ time accounting the veth transmit and
 # the receiver's stack run inside its sendto(); a busy poller's figure
-# is ~1e9/rate) and
-# the worker's own busy time per packet. The sink MAC is a static FDB entry on
-# both switches, so every frame is known unicast.
+# is ~1e9/rate) and the worker's own busy time per packet.
+#
+# tcp: iperf3 (--json, -t SECONDS, under a hard `timeout`, so a case whose
+# TCP never connects or stalls is reported FAILED, never hangs) with 1 and
+# 4 streams, endpoints' default offloads and offloads off. Per path and
+# case: Gbit/s received (end.sum_received.bits_per_second), retransmits
+# (end.sum_sent.retransmits), vswitchd's CPU time (user + system, all
+# threads) per GB received, and, as context, CPU 0's and CPU 1's busy and
+# softirq shares (/proc/stat): the bridge forwards in softirq on the
+# sender's CPU 0, vswitchd on CPU 1.
+# "Offloads off" is `ethtool -K eth0 tx off` in both hosts: without tx
+# checksum offload the kernel drops TSO as well (its dependency); GSO stays
+# on, so the sender's stack still batches and segments in software just
+# before the veth, and every frame either switch sees is at most MTU-sized
+# with its checksum complete. tests/src/lab.rs and scripts/demo set up their
+# hosts the same way. The effective features are printed per case.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
+. benches/e2e/lib.sh
 
-RUNS=${1:-5}
-SECS=${2:-5}
-P=vsbench
-[ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
-command -v trafgen >/dev/null || { PACKAGES+=(netsniff-ng); install_packages; }
+MODE=udp
+case ${1:-} in
+    udp|tcp) MODE=$1; shift ;;
+    ''|[0-9]*) ;;
+    *) echo "usage: $0 [udp|tcp] [RUNS] [SECONDS]" >&2; exit 2 ;;
+esac
+if [ "$MODE" = tcp ]; then
+    RUNS=${1:-3}; SECS=${2:-5}
+    PATHS=${PATHS:-bare bridge packet afxdp}
+else
+    RUNS=${1:-5}; SECS=${2:-5}
+    PATHS=${PATHS:-bare bridge auto afxdp}
+fi
+STREAMS=${STREAMS:-1 4}
+OFFLOADS=${OFFLOADS:-default off}
+OFFLOADS_ON_ARGS="tx on tso on gso on"   # veth's defaults
+OFFLOADS_OFF_ARGS=${OFFLOADS_OFF_ARGS:-tx off}
 
-DIR=$(mktemp -d /tmp/vswitch-bench.XXXXXX)
-DPID=
-cleanup() {
-    [ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
-    for ns in gen sink bgen bsink; do ip netns del $P$ns 2>/dev/null || true; done
-    for l in ${P}g ${P}s ${P}br; do ip link del $l 2>/dev/null || true; done
-    rm -rf "$DIR"
+# Brings a path up: 0 when it is ready, 1 when it is skipped.
+path_up() {
+    case $1 in
+        bare) ;;
+        bridge) start_bridge || { echo "  SKIP bridge: could not set it up" >&2; stop_bridge 2>/dev/null; return 1; } ;;
+        *) is_skipped "$1" && return 1
+           start_vswitch "$1" || return 1
+           echo "  $(label "$1") ports: $(vswitch_ports)" ;;
+    esac
 }
-trap cleanup EXIT
-cleanup 2>/dev/null || true
-DIR=$(mktemp -d /tmp/vswitch-bench.XXXXXX)
+path_down() {
+    case $1 in
+        bare) ;;
+        bridge) stop_bridge ;;
+        *) stop_vswitch ;;
+    esac
+}
 
-cargo build --release -q -p vswitch-control --bins
+# ---------------------------------------------------------------- udp ---
 
-GEN_MAC=02:00:00:00:be:01
-SINK_MAC=02:00:00:00:be:02
-# Two hosts wired to switch-side veths ${P}g / ${P}s, and a bare pair.
-ip netns add ${P}gen; ip netns add ${P}sink; ip netns add ${P}bgen; ip netns add ${P}bsink
-ip link add ${P}g type veth peer name eth0 netns ${P}gen
-ip link add ${P}s type veth peer name eth0 netns ${P}sink
-ip link add eth0 netns ${P}bgen type veth peer name eth0 netns ${P}bsink
-for ns in gen bgen; do ip -n $P$ns link set eth0 address $GEN_MAC; done
-for ns in sink bsink; do ip -n $P$ns link set eth0 address $SINK_MAC; done
-for ns in gen sink bgen bsink; do ip -n $P$ns link set eth0 up; ip -n $P$ns link set lo up; done
-ip link set ${P}g up; ip link set ${P}s up
-
-# 60-byte UDP/IPv4 to an address nobody owns (no ICMP replies come back).
-cat > "$DIR/frame.cfg" <<EOF
+udp_frame() {
+    # 60-byte UDP/IPv4 to an address nobody owns (no ICMP replies come back).
+    cat > "$DIR/frame.cfg" <<EOF
 {
   0x02,0x00,0x00,0x00,0xbe,0x02,  0x02,0x00,0x00,0x00,0xbe,0x01,  0x08,0x00,
   0x45,0x00,0x00,0x2e, 0x00,0x00,0x40,0x00, 0x40,0x11, csumip(14, 33),
@@ -62,87 +105,221 @@ cat > "$DIR/frame.cfg" <<EOF
   fill(0x41, 18),
 }
 EOF
+}
 
 counter() { ip netns exec "$1" cat "/sys/class/net/eth0/statistics/$2"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
 
-# run NAME GEN_NS SINK_NS [DAEMON_PID] -> appends "offered delivered cpu_ns_per_pkt" to $DIR/NAME
-run() {
-    local name=$1 gen=$2 sink=$3 pid=${4:-}
-    local tx0 rx0 c0 tx1 rx1 c1
-    tx0=$(counter "$gen" tx_packets); rx0=$(counter "$sink" rx_packets)
-    [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
-    timeout -s INT "$SECS" ip netns exec "$gen" taskset -c 0 trafgen --dev eth0 --conf "$DIR/frame.cfg" --cpus 1 --no-sock-mem >/dev/null 2>&1 || true
+# udp_run PATH RUN -> a row in $RUNS_TSV
+udp_run() {
+    local path=$1 run=$2 snd rcv tx0 rx0 tx1 rx1 c0=0 c1=0 cpu=- busy=-
+    read -r snd rcv <<< "$(hosts_of "$path")"
+    tx0=$(counter "$snd" tx_packets); rx0=$(counter "$rcv" rx_packets)
+    [ -n "$DPID" ] && c0=$(cpu_ticks "$DPID")
+    timeout --foreground -s INT "$SECS" ip netns exec "$snd" taskset -c 0 trafgen --dev eth0 --conf "$DIR/frame.cfg" --cpus 1 --no-sock-mem >/dev/null 2>&1 || true
     sleep 0.3   # let the last frames drain
-    tx1=$(counter "$gen" tx_packets); rx1=$(counter "$sink" rx_packets)
-    local cpu=0
-    if [ -n "$pid" ]; then
-        c1=$(cpu_ticks "$pid")
+    tx1=$(counter "$snd" tx_packets); rx1=$(counter "$rcv" rx_packets)
+    if [ -n "$DPID" ]; then
+        c1=$(cpu_ticks "$DPID")
         cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$((rx1 - rx0))" 'BEGIN { printf "%.0f", (b - a) / hz * 1e9 / (n > 0 ? n : 1) }')
+        # The worker's own view: time in loop iterations that did work, per
+        # received frame (spinning on empty rings not included).
+        busy=$(ctl --json stats show | jq -r '[.. | objects | .ns_per_packet? | numbers] | first // "-" | if type == "number" then floor else . end')
     fi
-    awk -v t=$((tx1 - tx0)) -v r=$((rx1 - rx0)) -v s="$SECS" -v c="$cpu" \
-        'BEGIN { printf "%.4f %.4f %s\n", t / s / 1e6, r / s / 1e6, c }' >> "$DIR/$name"
+    awk -v OFS='\t' -v p="$path" -v i="$run" -v t=$((tx1 - tx0)) -v r=$((rx1 - rx0)) -v s="$SECS" -v c="$cpu" -v b="$busy" \
+        'BEGIN { print "udp", p, i, "ok", sprintf("%.4f", t / s / 1e6), sprintf("%.4f", r / s / 1e6), c, b }' >> "$RUNS_TSV"
 }
 
-start_bridge() {
-    ip link add ${P}br type bridge
-    ip link set ${P}g master ${P}br; ip link set ${P}s master ${P}br
-    ip link set ${P}br up
-    bridge fdb add $SINK_MAC dev ${P}s master static
+udp_main() {
+    lab_init trafgen ethtool jq
+    udp_frame
+    RUNS_TSV=$(results_file udp); SUMMARY=$RUNS_TSV; RUNS_TSV=${SUMMARY%.tsv}.runs.tsv
+    printf 'mode\tpath\trun\tstatus\toffered_mpps\tdelivered_mpps\tcpu_ns_per_pkt\tworker_busy_ns_per_pkt\n' > "$RUNS_TSV"
+    echo "$RUNS runs of ${SECS}s each, 60-byte frames (64 on the wire), trafgen on CPU 0, switch on CPU 1; paths: $PATHS"
+    local i p line
+    for i in $(seq "$RUNS"); do
+        line="run $i:"
+        for p in $PATHS; do
+            path_up "$p" || continue
+            udp_run "$p" "$i"
+            path_down "$p"
+            line+="  $(label "$p") $(tail -1 "$RUNS_TSV" | cut -f5,6 | tr '\t' '/') Mpps"
+        done
+        echo "$line"
+    done
+
+    echo
+    printf 'mode\tpath\truns_ok\toffered_mpps_med\toffered_min\toffered_max\tdelivered_mpps_med\tdelivered_min\tdelivered_max\tdelivered_ratio_med\tcpu_ns_per_pkt_med\tworker_busy_ns_per_pkt_med\n' > "$SUMMARY"
+    printf "%-16s %-24s %-24s %-9s %-14s %s\n" PATH "OFFERED Mpps med(min-max)" "DELIVERED Mpps med(min-max)" "DELIV/OFF" "CPU ns/pkt" "WORKER BUSY ns/pkt"
+    local o d r c b n
+    for p in $PATHS; do
+        col() { awk -F'\t' -v p="$p" -v k="$1" '$2 == p && $4 == "ok" && $k != "-" { print $k }' "$RUNS_TSV"; }
+        n=$(col 5 | wc -l)
+        if [ "$n" -eq 0 ]; then
+            printf "%-16s %s\n" "$(label "$p")" "skipped (see above)"
+            tsv udp "$p" 0 - - - - - - - - - >> "$SUMMARY"
+            continue
+        fi
+        o=$(col 5 | medrange); d=$(col 6 | medrange)
+        r=$(awk -F'\t' -v p="$p" '$2 == p && $4 == "ok" { print ($5 > 0) ? $6 / $5 : 0 }' "$RUNS_TSV" | medrange)
+        c=$(col 7 | medrange); b=$(col 8 | medrange)
+        printf "%-16s %-24s %-24s %-9s %-14s %s\n" "$(label "$p")" "$(fmt_mr %.3f "$o")" "$(fmt_mr %.3f "$d")" \
+            "$(awk -v r="${r%% *}" 'BEGIN { printf "%.1f%%", 100 * r }')" "${c%% *}" "${b%% *}"
+        # shellcheck disable=SC2086  # $o and $d are three numbers each
+        tsv udp "$p" "$n" $o $d "${r%% *}" "${c%% *}" "${b%% *}" >> "$SUMMARY"
+    done
+    echo
+    echo "delivered Mpps, same-run medians:"
+    ratios 6 1
+    echo "results: $SUMMARY (summary), $RUNS_TSV (every run)"
 }
-stop_bridge() { ip link del ${P}br; }
 
-start_vswitch() {
-    cat > "$DIR/vswitchd.toml" <<EOF
-[switch]
-control_socket = "$DIR/vswitchd.sock"
-workers = [1]
-[[fdb.static]]
-mac = "$SINK_MAC"
-vlan = 1
-port = "sink"
-[[port]]
-name = "gen"
-iface = "${P}g"
-vlan = 1
-[[port]]
-name = "sink"
-iface = "${P}s"
-vlan = 1
-EOF
-    target/release/vswitchd --config "$DIR/vswitchd.toml" 2> "$DIR/vswitchd.log" &
-    DPID=$!
-    for _ in $(seq 100); do target/release/vswitchctl --socket "$DIR/vswitchd.sock" status >/dev/null 2>&1 && break; sleep 0.1; done
-}
-stop_vswitch() {
-    # The worker's own view: time in loop iterations that did work, per
-    # received frame (spinning on empty rings not included).
-    target/release/vswitchctl --socket "$DIR/vswitchd.sock" --json stats show \
-        | awk -F': ' '/"ns_per_packet"/ { gsub(/[, ]/, "", $2); printf "%.0f\n", $2 }' >> "$DIR/busy"
-    kill -TERM "$DPID"; wait "$DPID" || true; DPID=
+# Same-run ratios of medians of column COL of $RUNS_TSV over the rows that
+# match the awk condition WHERE: every vswitchd path against the bridge and
+# bare, and the packet/auto drivers against afxdp.
+ratios() {   # COL WHERE
+    local base p m v
+    med_of() {
+        awk -F'\t' -v p="$1" -v k="$2" "\$2 == p && \$4 != \"failed\" && \$6 != \"failed\" && ($3) { print \$k }" "$RUNS_TSV" \
+            | medrange | cut -d' ' -f1
+    }
+    for base in bridge bare afxdp; do
+        m=$(med_of "$base" "$1" "$2"); [ -n "$m" ] || continue
+        for p in $PATHS; do
+            case $p in bare|bridge|"$base") continue ;; esac
+            [ "$base" = afxdp ] && [ "$p" != auto ] && [ "$p" != packet ] && continue
+            v=$(med_of "$p" "$1" "$2"); [ -n "$v" ] || continue
+            awk -v a="$v" -v b="$m" -v pa="$(label "$p")" -v pb="$(label "$base")" \
+                'BEGIN { printf "  %s / %s: %.2fx\n", pa, pb, (b > 0) ? a / b : 0 }'
+        done
+    done
 }
 
-echo "$RUNS runs of ${SECS}s each, 60-byte frames (64 on the wire), trafgen on CPU 0, switch on CPU 1"
-for i in $(seq "$RUNS"); do
-    run bare ${P}bgen ${P}bsink
-    start_bridge;  run bridge ${P}gen ${P}sink;            stop_bridge
-    start_vswitch; run vswitch ${P}gen ${P}sink "$DPID";   stop_vswitch
-    echo "run $i: bare $(tail -1 "$DIR/bare")  bridge $(tail -1 "$DIR/bridge")  vswitch $(tail -1 "$DIR/vswitch")"
-done
+# ---------------------------------------------------------------- tcp ---
 
-# median and min-max of column $2 of file $1
-stat() { sort -n -k"$2" "$1" | awk -v k="$2" '{ v[NR] = $k } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f (%.3f-%.3f)", m, v[1], v[NR] }'; }
-med() { sort -n -k"$2" "$1" | awk -v k="$2" '{ v[NR] = $k } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m }'; }
+set_offloads() {   # default|off SND RCV
+    local args=$OFFLOADS_ON_ARGS ns
+    [ "$1" = off ] && args=$OFFLOADS_OFF_ARGS
+    for ns in "$2" "$3"; do
+        # shellcheck disable=SC2086  # ethtool takes the words separately
+        ip netns exec "$ns" ethtool -K eth0 $args >/dev/null 2>&1 || true
+    done
+}
+features() {   # NS -> "csum:on tso:off gso:on", what the kernel really set
+    # (attaching XDP to the switch side strips TSO/GSO from the host's veth).
+    ip netns exec "$1" ethtool -k eth0 | awk -F': ' '{ sub(/^[ \t]+/, "", $1); split($2, v, " ") }
+        $1 == "tx-checksum-ip-generic" { c = v[1] } $1 == "tx-tcp-segmentation" { t = v[1] }
+        $1 == "generic-segmentation-offload" { g = v[1] }
+        END { printf "csum:%s tso:%s gso:%s", c, t, g }'
+}
 
-echo
-printf "%-8s %-26s %-26s %s\n" PATH "OFFERED Mpps med (min-max)" "DELIVERED Mpps med (min-max)" "DELIVERED/OFFERED"
-for p in bare bridge vswitch; do
-    ratio=$(awk '{ print ($1 > 0) ? $2 / $1 : 0 }' "$DIR/$p" | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f%%", 100 * m }')
-    printf "%-8s %-26s %-26s %s\n" "$p" "$(stat "$DIR/$p" 1)" "$(stat "$DIR/$p" 2)" "$ratio"
-done
-echo
-echo "vswitchd CPU per delivered packet (process user+sys): $(stat "$DIR/vswitch" 3) ns"
-echo "vswitchd worker busy time per packet (stats.show):    $(stat "$DIR/busy" 1) ns"
-awk -v v="$(med "$DIR/vswitch" 2)" -v b="$(med "$DIR/bridge" 2)" -v o="$(med "$DIR/bare" 2)" \
-    'BEGIN { printf "vswitch/bridge delivered: %.2fx   bridge/bare: %.0f%%   vswitch/bare: %.0f%%\n", v / b, 100 * b / o, 100 * v / o }'
+# tcp_run PATH STREAMS OFFLOADS RUN -> a row in $RUNS_TSV, a line on stdout
+tcp_run() {
+    local path=$1 n=$2 off=$3 run=$4 snd rcv spid rc=0 c0=0 c1=0 s0 s1 err='' res cpu=- cpugb=-
+    read -r snd rcv <<< "$(hosts_of "$path")"
+    local out=$DIR/client.json
+    # --foreground keeps iperf3 in our process group, so Ctrl-C reaches it
+    # at once (timeout otherwise gives it a group of its own, and the trap
+    # would wait for the hard limit); the limits still apply.
+    timeout --foreground -k 2 $((SECS + 20)) taskset -c 0 ip netns exec "$rcv" iperf3 -s -1 -J > "$DIR/server.json" 2>&1 &
+    spid=$!
+    for _ in $(seq 30); do
+        ip netns exec "$rcv" ss -Hltn 'sport = :5201' | grep -q . && break
+        sleep 0.1
+    done
+    [ -n "$DPID" ] && c0=$(cpu_ticks "$DPID")
+    s0=$(cpu_snapshot)
+    timeout --foreground -k 2 $((SECS + 10)) taskset -c 0 ip netns exec "$snd" \
+        iperf3 -c $RCV_IP -t "$SECS" -P "$n" -J --connect-timeout 3000 > "$out" 2>&1 || rc=$?
+    s1=$(cpu_snapshot)
+    [ -n "$DPID" ] && c1=$(cpu_ticks "$DPID")
+    kill -TERM "$spid" 2>/dev/null || true
+    wait "$spid" 2>/dev/null || true
+
+    res=$(jq -r '[.end.sum_received.bits_per_second, .end.sum_sent.retransmits, .end.sum_received.bytes] | map(. // "") | @tsv' "$out" 2>/dev/null || true)
+    err=$(jq -r '.error // empty' "$out" 2>/dev/null || true)
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        err="no result within $((SECS + 10)) s (iperf3 killed)${err:+: $err}"
+    elif [ -z "$err" ] && [ -z "${res%%$'\t'*}" ]; then
+        err="iperf3 exit $rc, no result: $(head -c 200 "$out" | tr '\n\t' '  ')"
+    fi
+    local bps retr bytes
+    IFS=$'\t' read -r bps retr bytes <<< "$res"
+    if [ -n "$err" ] || [ -z "$bps" ] || [ "${bytes:-0}" = 0 ]; then
+        err=${err:-no bytes received}
+        # shellcheck disable=SC2046  # cpu_share gives four numbers
+        tsv tcp "$path" "$n" "$off" "$run" failed - - - - - $(cpu_share "$s0" "$s1") "${err//$'\t'/ }" >> "$RUNS_TSV"
+        printf "  %-16s %s streams, offloads %-7s FAILED: %s\n" "$(label "$path")" "$n" "$off" "$err"
+        return
+    fi
+    if [ -n "$DPID" ]; then
+        cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN { printf "%.3f", (b - a) / hz }')
+        cpugb=$(awk -v c="$cpu" -v by="$bytes" 'BEGIN { printf "%.3f", c / (by / 1e9) }')
+    fi
+    local gbps; gbps=$(awk -v b="$bps" 'BEGIN { printf "%.3f", b / 1e9 }')
+    # shellcheck disable=SC2046  # cpu_share gives four numbers
+    tsv tcp "$path" "$n" "$off" "$run" ok "$gbps" "$retr" "$bytes" "$cpu" "$cpugb" $(cpu_share "$s0" "$s1") - >> "$RUNS_TSV"
+    printf "  %-16s %s streams, offloads %-7s %7.2f Gbit/s  %6s retransmits%s\n" "$(label "$path")" "$n" "$off" "$gbps" "$retr" \
+        "${DPID:+  $cpugb s vswitchd CPU/GB}"
+}
+
+tcp_main() {
+    lab_init iperf3 ethtool jq
+    RUNS_TSV=$(results_file tcp); SUMMARY=$RUNS_TSV; RUNS_TSV=${SUMMARY%.tsv}.runs.tsv
+    printf 'mode\tpath\tstreams\toffloads\trun\tstatus\tgbps\tretransmits\tbytes\tvswitchd_cpu_s\tvswitchd_cpu_s_per_gb\tcpu0_busy_pct\tcpu0_softirq_pct\tcpu1_busy_pct\tcpu1_softirq_pct\terror\n' > "$RUNS_TSV"
+    echo "$RUNS runs of ${SECS}s per case; iperf3 both ends on CPU 0, switch on CPU 1, MTU 1500"
+    echo "paths: $PATHS; streams: $STREAMS; offloads: $OFFLOADS (off = ethtool -K eth0 $OFFLOADS_OFF_ARGS)"
+    local i p n off snd rcv
+    declare -A FEAT=()
+    for i in $(seq "$RUNS"); do
+        echo "run $i:"
+        for p in $PATHS; do
+            path_up "$p" || continue
+            read -r snd rcv <<< "$(hosts_of "$p")"
+            for off in $OFFLOADS; do
+                set_offloads "$off" "$snd" "$rcv"
+                FEAT[$p,$off]=$(features "$snd")
+                for n in $STREAMS; do tcp_run "$p" "$n" "$off" "$i"; done
+            done
+            path_down "$p"
+        done
+    done
+
+    printf 'mode\tpath\tstreams\toffloads\truns_ok\truns\tgbps_med\tgbps_min\tgbps_max\tretransmits_med\tretransmits_min\tretransmits_max\tvswitchd_cpu_s_per_gb_med\tcpu0_busy_pct_med\tcpu0_softirq_pct_med\tcpu1_busy_pct_med\tcpu1_softirq_pct_med\tsender_features\tfirst_error\n' > "$SUMMARY"
+    local g r c ok all e c0b c0s c1b c1s
+    for n in $STREAMS; do
+        for off in $OFFLOADS; do
+            echo
+            echo "== TCP, $n stream(s), offloads $off =="
+            printf "%-16s %-7s %-22s %-20s %-8s %-9s %-9s %s\n" PATH "RUNS OK" "Gbit/s med (min-max)" "RETRANS med (min-max)" "CPU s/GB" "CPU0 b/si" "CPU1 b/si" "SENDER'S FEATURES"
+            for p in $PATHS; do
+                col() { awk -F'\t' -v p="$p" -v n="$n" -v o="$off" -v k="$1" -v s="${2:-ok}" \
+                    '$2 == p && $3 == n && $4 == o && $6 == s && $k != "-" { print $k }' "$RUNS_TSV"; }
+                all=$(awk -F'\t' -v p="$p" -v n="$n" -v o="$off" '$2 == p && $3 == n && $4 == o' "$RUNS_TSV" | wc -l)
+                if [ "$all" -eq 0 ]; then
+                    printf "%-16s %s\n" "$(label "$p")" "skipped (see above)"
+                    tsv tcp "$p" "$n" "$off" 0 0 - - - - - - - - - - - - skipped >> "$SUMMARY"
+                    continue
+                fi
+                ok=$(col 7 | wc -l)
+                e=$(col 16 failed | head -1)
+                g=$(col 7 | medrange); r=$(col 8 | medrange); c=$(col 11 | medrange)
+                c0b=$(col 12 | medrange); c0s=$(col 13 | medrange); c1b=$(col 14 | medrange); c1s=$(col 15 | medrange)
+                if [ "$ok" -eq 0 ]; then
+                    printf "%-16s %-7s FAILED: %s  [%s]\n" "$(label "$p")" "0/$all" "$e" "${FEAT[$p,$off]}"
+                else
+                    printf "%-16s %-7s %-22s %-20s %-8s %-9s %-9s %s%s\n" "$(label "$p")" "$ok/$all" \
+                        "$(fmt_mr %.2f "$g")" "$(fmt_mr %.0f "$r")" "${c%% *}" "${c0b%% *}/${c0s%% *}" "${c1b%% *}/${c1s%% *}" \
+                        "${FEAT[$p,$off]}" "${e:+  (failed runs: $e)}"
+                fi
+                g=${g:-- - -}; r=${r:-- - -}
+                # shellcheck disable=SC2086  # $g and $r are three numbers each
+                tsv tcp "$p" "$n" "$off" "$ok" "$all" $g $r "${c%% *}" "${c0b%% *}" "${c0s%% *}" "${c1b%% *}" "${c1s%% *}" "${FEAT[$p,$off]}" "$e" >> "$SUMMARY"
+            done
+            ratios 7 "\$3 == \"$n\" && \$4 == \"$off\""
+        done
+    done
+    echo
+    echo "results: $SUMMARY (summary), $RUNS_TSV (every run)"
+}
+
+"${MODE}_main"
