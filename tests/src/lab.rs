@@ -115,6 +115,25 @@ impl Lab {
         h
     }
 
+    /// A veth pair in the root namespace, `<prefix><a>` and `<prefix><b>`,
+    /// both up: a cable between two switch ports (of two vswitchd
+    /// processes, say). Removed with the lab.
+    pub fn link(&self, a: &str, b: &str) -> (String, String) {
+        let (a, b) = (format!("{}{a}", self.prefix), format!("{}{b}", self.prefix));
+        must(
+            "ip",
+            &["link", "add", &a, "type", "veth", "peer", "name", &b],
+        );
+        for end in [&a, &b] {
+            let _ = sh(
+                "sysctl",
+                &["-qw", &format!("net.ipv6.conf.{end}.disable_ipv6=1")],
+            );
+            must("ip", &["link", "set", end, "up"]);
+        }
+        (a, b)
+    }
+
     /// Pings `to` from `from` (`count` echoes, 1 s timeout each); true if
     /// every echo came back.
     pub fn ping(&self, from: &Host, to: &Host, count: u32) -> bool {
