@@ -88,6 +88,14 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The last `lines` lines of its output, colour codes removed, for
+    /// failure messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = strip_ansi(&self.log());
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// Its process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(Child::id).unwrap_or(0)
@@ -185,6 +193,27 @@ impl Daemon {
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
         ticks / hz
     }
+}
+
+/// `s` without ANSI escape sequences (the log's colours).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters, then one final byte in @..~.
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Drop for Daemon {

@@ -1,5 +1,6 @@
 //! Harness for end-to-end tests: namespace hosts on veth pairs, raw
-//! frame I/O inside namespaces, and a vswitchd process to test against.
+//! frame I/O inside namespaces, byte-exact TCP and UDP transfers between
+//! them, and a vswitchd process to test against.
 //!
 //! Everything a test creates carries its prefix and is removed when the
 //! [`Lab`] drops, panics included. Tests run one at a time ([`serial`]):
@@ -11,6 +12,7 @@ pub mod daemon;
 pub mod lab;
 pub mod netns;
 pub mod raw;
+pub mod transfer;
 
 use std::sync::{Mutex, MutexGuard};
 
