@@ -52,7 +52,8 @@ fn every_method_through_vswitchctl() {
 
     let (ok, out, _) = d.ctl(&["status"]);
     assert!(
-        ok && out.contains("p1") && out.contains("copy") && out.contains("fdb:"),
+        // veth ports on the default driver (auto) run the packet driver.
+        ok && out.contains("p1") && out.contains("packet (auto)") && out.contains("fdb:"),
         "{out}"
     );
     let st = d.ctl_json(&["status"]);
@@ -867,13 +868,14 @@ fn deleting_the_anchor_port_keeps_the_rest_forwarding() {
     let _g = serial();
     let mut lab = Lab::new("vaan");
     let (a, b, c, x) = (lab.host(1), lab.host(2), lab.host(3), lab.host(4));
-    // Worker 0: p1 (its UMEM's first socket), p3; worker 1: p2, p4.
+    // Worker 0: p1 (its UMEM's first socket), p3; worker 1: p2, p4. The
+    // UMEM belongs to AF_XDP ports: they are what this test is about.
     let cfg = format!(
         "[switch]\ncontrol_socket = \"@SOCKET@\"\nworkers = [0, 1]\n{}",
         [(&a, 1), (&b, 2), (&c, 3), (&x, 4)]
             .iter()
             .map(|(h, n)| format!(
-                "\n[[port]]\nname = \"p{n}\"\niface = \"{}\"\nvlan = 10\n",
+                "\n[[port]]\nname = \"p{n}\"\niface = \"{}\"\nvlan = 10\ndriver = \"afxdp\"\n",
                 h.port_if
             ))
             .collect::<String>()

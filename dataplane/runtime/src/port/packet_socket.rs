@@ -20,7 +20,7 @@
 //!
 //! # Receive-slot layout (TPACKET_V2, `SOCK_RAW`, `PACKET_VNET_HDR` on)
 //!
-//! Each ring frame is one block (`tp_block_size == tp_frame_size`):
+//! Ring frames sit several to a 1 MiB block; each frame looks like this:
 //!
 //! ```text
 //! 0             32            52                tp_mac-10  tp_mac           tp_mac+snaplen
@@ -66,6 +66,14 @@ pub const MIN_FRAME_SIZE: u32 = 65536 + 4096;
 /// 802.1Q TPID, used when the kernel does not report one
 /// (`TP_STATUS_VLAN_TPID_VALID` clear, `include/uapi/linux/if_packet.h`).
 const ETH_P_8021Q: u16 = 0x8100;
+
+/// Bytes per ring block (see `PacketSocket::open`).
+const RING_BLOCK: u32 = 1 << 20;
+
+/// Offset of ring frame `slot` from the start of the mapping.
+fn slot_offset(slot: usize, per_block: usize, block_size: usize, frame_size: usize) -> usize {
+    (slot / per_block) * block_size + (slot % per_block) * frame_size
+}
 
 /// Value put in `tp_padding[0]` of a slot whose VLAN tag was moved in-line.
 const TAG_RESTORED: u8 = 0x7a;
@@ -164,12 +172,10 @@ pub enum PacketError {
 #[derive(Debug, Clone)]
 pub struct PacketConfig {
     /// Bytes per ring frame (= per block). A multiple of the page size and
-    /// at least [`MIN_FRAME_SIZE`]. Default 128 KiB: the kernel allocates a
-    /// block as a power-of-two run of pages anyway, so 68 KiB would cost the
-    /// same memory (packet_mmap.rst, "How to use mmap()...": blocks are
-    /// allocated with `__get_free_pages`).
+    /// at least [`MIN_FRAME_SIZE`] (the default).
     pub frame_size: u32,
-    /// Number of ring frames. Default 64.
+    /// Number of ring frames (rounded up to whole 1 MiB blocks). Default
+    /// 256.
     pub frame_count: u32,
     /// `PACKET_RESERVE`: extra headroom in front of each frame, so a VLAN
     /// tag can be put back or pushed in place. Default 64.
@@ -187,8 +193,13 @@ pub struct PacketConfig {
 impl Default for PacketConfig {
     fn default() -> Self {
         Self {
-            frame_size: 128 * 1024,
-            frame_count: 64,
+            // The smallest slot a whole super-frame fits in.
+            frame_size: MIN_FRAME_SIZE,
+            // Four batches: while the switch works on one batch of 64
+            // slots, the kernel still has room for three more (a ring no
+            // bigger than a batch drops whatever arrives meanwhile). The
+            // kernel allocates it up front: 256 x 68 KiB = 17 MiB a port.
+            frame_count: 256,
             reserve: 64,
             promiscuous: true,
             qdisc_bypass: false,
@@ -216,6 +227,10 @@ pub struct PacketSocket {
     ring: NonNull<u8>,
     ring_len: usize,
     frame_size: usize,
+    /// Bytes per ring block and frames in each: frame `i` lies at
+    /// `(i / per_block) * block_size + (i % per_block) * frame_size`.
+    block_size: usize,
+    per_block: usize,
     frame_count: usize,
     head: usize,
     ifindex: u32,
@@ -324,7 +339,14 @@ impl PacketSocket {
         if cfg.reserve > 4096 {
             return Err(PacketError::Config("reserve must be <= 4096"));
         }
-        let ring_len = cfg.frame_size as usize * cfg.frame_count as usize;
+        // Several frames per block: the kernel allocates each block as a
+        // power-of-two run of pages, so a block of one 68 KiB frame would
+        // cost 128 KiB; a 1 MiB block holds 15 such frames.
+        let block = RING_BLOCK.max(cfg.frame_size);
+        let per_block = block / cfg.frame_size;
+        let blocks = cfg.frame_count.div_ceil(per_block);
+        let frame_count = blocks * per_block;
+        let ring_len = block as usize * blocks as usize;
 
         // Protocol 0: receive nothing until `bind` names ETH_P_ALL, so no
         // frame from another interface is queued before the ring and the
@@ -392,14 +414,15 @@ impl PacketSocket {
                 &one,
             )?;
         }
-        // One frame per block, so a frame never straddles blocks and every
-        // block is `frame_size` (packet_mmap.rst, "tp_block_size must be a
-        // multiple of PAGE_SIZE", frames per block = block / frame).
+        // Frames never straddle blocks; the kernel wants frame_nr to be
+        // exactly frames-per-block x block_nr (packet_mmap.rst, "tp_block_size
+        // must be a multiple of PAGE_SIZE", "tp_frame_nr must be exactly
+        // frames_per_block*tp_block_nr").
         let req = libc::tpacket_req {
-            tp_block_size: cfg.frame_size,
-            tp_block_nr: cfg.frame_count,
+            tp_block_size: block,
+            tp_block_nr: blocks,
             tp_frame_size: cfg.frame_size,
-            tp_frame_nr: cfg.frame_count,
+            tp_frame_nr: frame_count,
         };
         setsockopt(b, sp, libc::PACKET_RX_RING, "PACKET_RX_RING", &req)?;
 
@@ -431,7 +454,9 @@ impl PacketSocket {
             ring,
             ring_len,
             frame_size: cfg.frame_size as usize,
-            frame_count: cfg.frame_count as usize,
+            frame_count: frame_count as usize,
+            block_size: block as usize,
+            per_block: per_block as usize,
             head: 0,
             ifindex,
             stats: PacketStats::default(),
@@ -496,8 +521,15 @@ impl PacketSocket {
     fn slot_ptr(&self, slot: usize) -> *mut u8 {
         debug_assert!(slot < self.frame_count);
         // SAFETY: slot < frame_count, so the offset stays inside the
-        // `frame_count * frame_size`-byte mapping.
-        unsafe { self.ring.as_ptr().add(slot * self.frame_size) }
+        // `blocks * block_size`-byte mapping (frames never straddle blocks).
+        unsafe {
+            self.ring.as_ptr().add(slot_offset(
+                slot,
+                self.per_block,
+                self.block_size,
+                self.frame_size,
+            ))
+        }
     }
 
     fn slot_status(&self, slot: usize) -> &AtomicU32 {
@@ -841,6 +873,8 @@ impl<'a> RxBatch<'a> {
             ring: self.sock.ring,
             frame_size: self.sock.frame_size,
             frame_count: self.sock.frame_count,
+            block_size: self.sock.block_size,
+            per_block: self.sock.per_block,
             first: self.first,
             meta: &self.sock.meta[..self.count],
             idx: 0,
@@ -873,6 +907,8 @@ pub struct RxFrames<'b> {
     ring: NonNull<u8>,
     frame_size: usize,
     frame_count: usize,
+    block_size: usize,
+    per_block: usize,
     first: usize,
     meta: &'b [SlotMeta],
     idx: usize,
@@ -893,9 +929,10 @@ impl<'b> Iterator for RxFrames<'b> {
         // which only `RxBatch::drop` touches (after 'b ends).
         let buf = unsafe {
             std::slice::from_raw_parts_mut(
-                self.ring
-                    .as_ptr()
-                    .add(slot * self.frame_size + SLOT_DATA_OFF),
+                self.ring.as_ptr().add(
+                    slot_offset(slot, self.per_block, self.block_size, self.frame_size)
+                        + SLOT_DATA_OFF,
+                ),
                 self.frame_size - SLOT_DATA_OFF,
             )
         };

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arrayvec::ArrayVec;
-use vswitch_engine::offload::{Offload, Segmenter, VnetHeader};
+use vswitch_engine::offload::{Segmenter, VnetHeader};
 use vswitch_engine::pipeline::{FrameRef, Output};
 use vswitch_engine::stats::BatchCounters;
 use vswitch_engine::{DropReason, Event, Frame, PortSet, Snapshot, Transmit};
@@ -220,19 +220,37 @@ impl Deliver<'_> {
     /// needs no segmentation) is written once into a chunk, checksum
     /// completed.
     fn segment_out(&mut self, frame: &Frame<'_>, ports: PortSet) {
-        let off = frame.offload().copied().unwrap_or(Offload::NONE);
         let drop_all = |counters: &mut BatchCounters, reason| {
             for p in ports.iter() {
                 counters.tx_drop(p, reason);
             }
         };
-        let seg = match Segmenter::new(frame.data(), &off) {
-            Ok(seg) => seg,
-            Err(_) => return drop_all(self.counters, DropReason::BadOffload),
+        // A plain frame (ARP, ICMP, a complete checksum) is one copy as it
+        // is; only offload metadata needs the segmenter's parsing.
+        let off = frame.offload().copied();
+        let seg = match &off {
+            None => None,
+            Some(o) => match Segmenter::new(frame.data(), o) {
+                Ok(seg) => Some(seg),
+                Err(_) => return drop_all(self.counters, DropReason::BadOffload),
+            },
         };
-        if seg.max_len() > MAX_CHUNK_FRAME_LEN {
+        let (count, max_len) = match &seg {
+            Some(seg) => (seg.count(), seg.max_len()),
+            None => (1, frame.data().len()),
+        };
+        if max_len > MAX_CHUNK_FRAME_LEN {
             return drop_all(self.counters, DropReason::TooLarge);
         }
+        let write = |i: usize, buf: &mut [u8]| match &seg {
+            Some(seg) => seg.write(i, buf),
+            None => {
+                let data = frame.data();
+                let out = buf.get_mut(..data.len())?;
+                out.copy_from_slice(data);
+                Some(data.len())
+            }
+        };
         let mut mine: ArrayVec<usize, MAX_PORTS> = ArrayVec::new();
         let mut remote: ArrayVec<(usize, PortSet), 8> = ArrayVec::new();
         for p in ports.iter() {
@@ -254,12 +272,13 @@ impl Deliver<'_> {
                 _ => self.counters.tx_drop(p, DropReason::PortUnknown),
             }
         }
-        let count = seg.count();
-        if off.csum.is_some() {
-            self.counters.event(Event::ChecksumCompleted, count as u64);
-        }
-        if off.gso.is_some() {
-            self.counters.event(Event::SoftwareSegments, count as u64);
+        if let Some(off) = off {
+            if off.csum.is_some() {
+                self.counters.event(Event::ChecksumCompleted, count as u64);
+            }
+            if off.gso.is_some() {
+                self.counters.event(Event::SoftwareSegments, count as u64);
+            }
         }
         let mut scratch = [0u8; FRAME_SIZE];
         for i in 0..count {
@@ -273,7 +292,7 @@ impl Deliver<'_> {
                 // SAFETY: the chunk just left the free list: nothing else
                 // refers to it until it is queued below.
                 let chunk = unsafe { self.umem.chunk_mut(base) };
-                let Some(len) = seg.write(i, &mut chunk[HEADROOM..]) else {
+                let Some(len) = write(i, &mut chunk[HEADROOM..]) else {
                     self.pool.put(base);
                     continue;
                 };
@@ -284,7 +303,7 @@ impl Deliver<'_> {
                 }
             }
             if !remote.is_empty() {
-                let Some(len) = seg.write(i, &mut scratch) else {
+                let Some(len) = write(i, &mut scratch) else {
                     continue;
                 };
                 for &(w, set) in &remote {

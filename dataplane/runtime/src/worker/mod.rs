@@ -36,6 +36,7 @@ use vswitch_engine::{DropReason, EngineWorker, Event, Frame, PortId, PortSet, Sn
 use crate::limits::{BATCH_SIZE, MAX_PORTS};
 use crate::port::afxdp::AfXdpPort;
 use crate::port::packet::PacketPort;
+use crate::port::packet_socket::{TxFrame, VNET_HDR_LEN};
 use crate::port::xsk::{SocketConfig, Umem, UmemArea, XskStats, FRAME_SIZE, HEADROOM};
 use crate::port::{Driver, DriverChoice, OpenPort, PortSpec, PortStatus};
 use egress::{Deferred, Deliver, Others, Router};
@@ -751,8 +752,12 @@ impl Worker {
 
     /// Queues frames other workers handed to us.
     fn drain_inbox(&mut self) -> usize {
+        const MAX: usize = 4 * BATCH_SIZE;
+        // Hand-offs for this worker's packet ports: sent from their chunks
+        // once the inbox is drained, one sendmmsg per port.
+        let mut for_packet: ArrayVec<Handoff, MAX> = ArrayVec::new();
         let mut n = 0;
-        while n < 4 * BATCH_SIZE {
+        while n < MAX {
             let Some(h) = self.me.inbox.pop() else {
                 break;
             };
@@ -766,7 +771,7 @@ impl Worker {
             }
             let addr = h.base + HEADROOM as u64;
             let mut held = false;
-            for p in h.ports.iter() {
+            for p in h.ports.difference(self.packet_ports).iter() {
                 match self.local[p.index()] {
                     Some(li) => {
                         self.pending[li as usize].push((addr, h.len));
@@ -776,11 +781,57 @@ impl Worker {
                     None => self.counters.tx_drop(p, DropReason::PortUnknown),
                 }
             }
+            if !h.ports.intersection(self.packet_ports).is_empty() {
+                self.pool.hold(addr, 1);
+                held = true;
+                // At most MAX hand-offs are popped: never full.
+                let _ = for_packet.try_push(h);
+            }
             if !held {
                 self.pool.put(h.base);
             }
         }
+        if !for_packet.is_empty() {
+            self.send_handoffs(&for_packet);
+        }
         n
+    }
+
+    /// Sends hand-offs to this worker's packet ports, then lets go of
+    /// their chunks.
+    fn send_handoffs(&mut self, handoffs: &[Handoff]) {
+        let Some(umem) = self.umem.as_ref() else {
+            return;
+        };
+        let targets = handoffs
+            .iter()
+            .fold(PortSet::EMPTY, |acc, h| acc.union(h.ports))
+            .intersection(self.packet_ports);
+        for p in targets.iter() {
+            let Some(OpenPort::Packet(port)) =
+                self.local[p.index()].and_then(|li| self.ports.get_mut(li as usize))
+            else {
+                continue;
+            };
+            let mut batch: ArrayVec<TxFrame<'_>, { 4 * BATCH_SIZE }> = ArrayVec::new();
+            for h in handoffs.iter().filter(|h| h.ports.contains(p)) {
+                // SAFETY: the chunk is ours (held above) until released
+                // below; only read here.
+                let chunk = unsafe { umem.chunk_mut(h.base) };
+                let data = &chunk[HEADROOM..HEADROOM + h.len as usize];
+                let _ = batch.try_push(TxFrame {
+                    vnet: [0; VNET_HDR_LEN],
+                    data,
+                });
+            }
+            let sent = port.socket.send_batch(&batch).sent;
+            for _ in sent..batch.len() {
+                self.counters.tx_drop(p, DropReason::TxRingFull);
+            }
+        }
+        for h in handoffs {
+            self.pool.release(h.base + HEADROOM as u64);
+        }
     }
 
     /// Writes queued frames to tx rings and kicks the kernel.
