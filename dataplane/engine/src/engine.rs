@@ -293,6 +293,29 @@ pub trait Transmit {
     /// spare copy) and `output.origin` which received frame it comes from.
     /// Called in frame order, at most twice per received frame.
     fn transmit(&mut self, output: &Output, frame: &Frame<'_>);
+
+    /// All of a batch's outputs: resolves each one's buffer among the
+    /// batch's frames and spares and calls [`Transmit::transmit`]. Drivers
+    /// keep this; one that needs no buffers (a benchmark counting outputs)
+    /// may look at `outputs` alone.
+    #[inline]
+    fn transmit_batch<'b, S: Spares<'b> + ?Sized>(
+        &mut self,
+        outputs: &[Output],
+        frames: &[Frame<'_>],
+        spares: &S,
+    ) {
+        for o in outputs {
+            let frame = match o.frame {
+                FrameRef::Rx(i) => frames.get(i as usize),
+                FrameRef::Spare(j) => spares.written(j as usize),
+            };
+            // The pipeline only names frames it was given or wrote.
+            if let Some(frame) = frame {
+                self.transmit(o, frame);
+            }
+        }
+    }
 }
 
 /// A packet thread's side of the engine: its FDB reader, pipeline and
@@ -366,16 +389,7 @@ impl EngineWorker {
             };
             self.pipeline.process(&ctx, frames, spares, &mut self.out);
         }
-        for o in self.out.outputs() {
-            let frame = match o.frame {
-                FrameRef::Rx(i) => frames.get(i as usize),
-                FrameRef::Spare(j) => spares.written(j as usize),
-            };
-            // The pipeline only names frames it was given or wrote.
-            if let Some(frame) = frame {
-                tx.transmit(o, frame);
-            }
-        }
+        tx.transmit_batch(self.out.outputs(), frames, spares);
         &self.out
     }
 }

@@ -38,15 +38,20 @@ impl Encoding {
 /// its offload metadata (none for most frames).
 ///
 /// Laid out for the common case, a plain frame in one buffer: its length
-/// is one load, and offsets move only for frames that carry offloads.
+/// is one load, and a tag push or pop moves two fields. Offload offsets
+/// are kept from the end of the Ethernet header (tag included), so a push
+/// or pop never touches them; [`Frame::offload`] gives them from the
+/// frame's first byte, as virtio-net headers count.
 #[derive(Debug)]
 pub struct Frame<'a> {
     buf: &'a mut [u8],
     frags: &'a [&'a [u8]],
     start: u32,
-    head_len: u32,
     /// The whole frame, every buffer.
     len: u32,
+    /// Bytes in the buffers after the first (0 for most frames).
+    frags_len: u32,
+    /// Offsets from the end of the Ethernet header.
     offload: Option<Offload>,
 }
 
@@ -64,8 +69,8 @@ impl<'a> Frame<'a> {
             buf,
             frags: &[],
             start: start as u32,
-            head_len: len as u32,
             len: len as u32,
+            frags_len: 0,
             offload: None,
         })
     }
@@ -76,9 +81,9 @@ impl<'a> Frame<'a> {
     #[inline]
     pub fn with_frags(mut self, frags: &'a [&'a [u8]]) -> Frame<'a> {
         let more: usize = frags.iter().map(|f| f.len()).sum();
-        self.len = self
-            .head_len
-            .saturating_add(u32::try_from(more).unwrap_or(u32::MAX));
+        let more = u32::try_from(more).unwrap_or(u32::MAX);
+        self.len = self.head_len() as u32 + more;
+        self.frags_len = more;
         self.frags = frags;
         self
     }
@@ -94,13 +99,13 @@ impl<'a> Frame<'a> {
     /// several buffers ([`Frame::frags`]).
     #[inline]
     pub fn data(&self) -> &[u8] {
-        &self.buf[self.start as usize..(self.start + self.head_len) as usize]
+        &self.buf[self.start as usize..(self.start + self.len - self.frags_len) as usize]
     }
 
     /// The data bytes of the first buffer, writable.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start as usize..(self.start + self.head_len) as usize]
+        &mut self.buf[self.start as usize..(self.start + self.len - self.frags_len) as usize]
     }
 
     /// The buffers after the first, in order.
@@ -109,16 +114,34 @@ impl<'a> Frame<'a> {
         self.frags
     }
 
-    /// The offload metadata, if the frame carries any.
+    /// The offload metadata, if the frame carries any, its offsets counted
+    /// from the frame's first byte as it is now (tag pushes and pops
+    /// included).
     #[inline]
-    pub fn offload(&self) -> Option<&Offload> {
-        self.offload.as_ref()
+    pub fn offload(&self) -> Option<Offload> {
+        self.offload.map(|mut o| {
+            o.shift(self.l2_len() as isize);
+            o
+        })
     }
 
-    /// Replaces the offload metadata ([`Offload::NONE`] clears it).
+    /// Replaces the offload metadata, offsets counted from the frame's
+    /// first byte ([`Offload::NONE`] clears it).
     #[inline]
-    pub fn set_offload(&mut self, offload: Offload) {
-        self.offload = (offload != Offload::NONE).then_some(offload);
+    pub fn set_offload(&mut self, mut offload: Offload) {
+        self.offload = (offload != Offload::NONE).then(|| {
+            offload.shift(-(self.l2_len() as isize));
+            offload
+        });
+    }
+
+    /// Length of the Ethernet header now: 18 with an 802.1Q tag, else 14.
+    #[inline]
+    fn l2_len(&self) -> usize {
+        match self.data().get(field::ETHERTYPE) {
+            Some(t) if t == TPID_8021Q.to_be_bytes() => field::TAGGED_HEADER_LEN,
+            _ => field::HEADER_LEN,
+        }
     }
 
     /// Offset of the data inside the first buffer (= headroom).
@@ -136,7 +159,7 @@ impl<'a> Frame<'a> {
     /// Length of the data in the first buffer.
     #[inline]
     pub fn head_len(&self) -> usize {
-        self.head_len as usize
+        (self.len - self.frags_len) as usize
     }
 
     /// No data.
@@ -151,7 +174,7 @@ impl<'a> Frame<'a> {
     pub fn wire_len(&self) -> usize {
         match &self.offload {
             None => self.len(),
-            Some(o) => o.wire_len(self.len()),
+            Some(o) => (self.l2_len() + o.wire_len(self.len())).min(self.len()),
         }
     }
 
@@ -171,8 +194,8 @@ impl<'a> Frame<'a> {
             .is_some_and(|end| end <= self.buf.len() && u32::try_from(end).is_ok());
         if fits {
             self.start = start as u32;
-            self.head_len = len as u32;
             self.len = len as u32;
+            self.frags_len = 0;
             self.frags = &[];
             self.offload = None;
         }
@@ -183,22 +206,18 @@ impl<'a> Frame<'a> {
     /// by sliding the addresses forward 4 bytes.
     #[inline]
     fn pop_tag(&mut self) {
-        debug_assert!(self.head_len as usize >= ADDRS_LEN + TAG_LEN);
+        debug_assert!(self.head_len() >= ADDRS_LEN + TAG_LEN);
         let s = self.start as usize;
         self.buf.copy_within(s..s + ADDRS_LEN, s + TAG_LEN);
         self.start += TAG_LEN as u32;
-        self.head_len -= TAG_LEN as u32;
         self.len -= TAG_LEN as u32;
-        if let Some(o) = &mut self.offload {
-            o.shift(-(TAG_LEN as isize));
-        }
     }
 
     /// Inserts an 802.1Q tag into the headroom; `false` (nothing changed)
     /// when there are fewer than 4 bytes of headroom.
     #[inline]
     fn push_tag(&mut self, tci: Tci) -> bool {
-        if (self.start as usize) < TAG_LEN || (self.head_len as usize) < ADDRS_LEN {
+        if (self.start as usize) < TAG_LEN || self.head_len() < ADDRS_LEN {
             return false;
         }
         let s = self.start as usize - TAG_LEN;
@@ -206,11 +225,7 @@ impl<'a> Frame<'a> {
             .copy_within(s + TAG_LEN..s + TAG_LEN + ADDRS_LEN, s);
         write_tag(&mut self.buf[s + ADDRS_LEN..s + ADDRS_LEN + TAG_LEN], tci);
         self.start = s as u32;
-        self.head_len += TAG_LEN as u32;
         self.len += TAG_LEN as u32;
-        if let Some(o) = &mut self.offload {
-            o.shift(TAG_LEN as isize);
-        }
         true
     }
 
@@ -272,13 +287,12 @@ impl<'a> Frame<'a> {
                 at += part.len();
             }
         }
-        self.head_len = out_len as u32;
         self.len = out_len as u32;
+        self.frags_len = 0;
         self.frags = &[];
+        // Counted from the end of the Ethernet header: unchanged by the
+        // encoding.
         self.offload = src.offload;
-        if let Some(o) = &mut self.offload {
-            o.shift(delta);
-        }
         true
     }
 }
@@ -455,7 +469,7 @@ mod tests {
         assert_eq!(f.offload().unwrap().csum.unwrap().start, 38);
         assert_eq!(f.offload().unwrap().gso.unwrap().hdr_len, 70);
         assert!(f.encode(true, Encoding::Untagged));
-        assert_eq!(f.offload(), Some(&off));
+        assert_eq!(f.offload(), Some(off));
         let mut spare = vec![0u8; 64];
         let mut g = Frame::new(&mut spare, 4, 0).unwrap();
         assert!(g.copy_encoded(&f, false, Encoding::Tagged(Tci(10))));

@@ -227,7 +227,7 @@ impl Deliver<'_> {
         };
         // A plain frame (ARP, ICMP, a complete checksum) is one copy as it
         // is; only offload metadata needs the segmenter's parsing.
-        let off = frame.offload().copied();
+        let off = frame.offload();
         let seg = match &off {
             None => None,
             Some(o) => match Segmenter::new(frame.data(), o) {
