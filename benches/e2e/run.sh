@@ -115,7 +115,10 @@ udp_run() {
     read -r snd rcv <<< "$(hosts_of "$path")"
     tx0=$(counter "$snd" tx_packets); rx0=$(counter "$rcv" rx_packets)
     [ -n "$DPID" ] && c0=$(cpu_ticks "$DPID")
-    timeout --foreground -s INT "$SECS" ip netns exec "$snd" taskset -c 0 trafgen --dev eth0 --conf "$DIR/frame.cfg" --cpus 1 --no-sock-mem >/dev/null 2>&1 || true
+    # Not --foreground: trafgen forks its generator, which must get the
+    # signal too (with --foreground only the direct child does, and the
+    # generator runs on forever).
+    timeout -s INT "$SECS" ip netns exec "$snd" taskset -c 0 trafgen --dev eth0 --conf "$DIR/frame.cfg" --cpus 1 --no-sock-mem >/dev/null 2>&1 || true
     sleep 0.3   # let the last frames drain
     tx1=$(counter "$snd" tx_packets); rx1=$(counter "$rcv" rx_packets)
     if [ -n "$DPID" ]; then

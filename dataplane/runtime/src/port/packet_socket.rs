@@ -175,7 +175,7 @@ pub struct PacketConfig {
     /// at least [`MIN_FRAME_SIZE`] (the default).
     pub frame_size: u32,
     /// Number of ring frames (rounded up to whole 1 MiB blocks). Default
-    /// 256.
+    /// 512.
     pub frame_count: u32,
     /// `PACKET_RESERVE`: extra headroom in front of each frame, so a VLAN
     /// tag can be put back or pushed in place. Default 64.
@@ -195,11 +195,14 @@ impl Default for PacketConfig {
         Self {
             // The smallest slot a whole super-frame fits in.
             frame_size: MIN_FRAME_SIZE,
-            // Four batches: while the switch works on one batch of 64
-            // slots, the kernel still has room for three more (a ring no
-            // bigger than a batch drops whatever arrives meanwhile). The
-            // kernel allocates it up front: 256 x 68 KiB = 17 MiB a port.
-            frame_count: 256,
+            // Time, not batches, sizes the ring: with MTU-sized frames (a
+            // sender without TSO) 256 slots last about a millisecond at
+            // 2 Gbit/s, and the switch's CPU, also running the receivers'
+            // softirq work, can be away longer: the ring overflowed (the
+            // kernel's ring drops, TCP retransmits). 512 slots did not, in
+            // the TCP benchmark with offloads off. The kernel allocates it
+            // up front: 35 x 1 MiB blocks a port.
+            frame_count: 512,
             reserve: 64,
             promiscuous: true,
             qdisc_bypass: false,
