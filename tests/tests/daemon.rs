@@ -483,3 +483,28 @@ fn vswitchd_check_accepts_the_example_configs() {
     }
     assert!(n >= 2, "two example configs at least");
 }
+
+#[test]
+fn sixteen_afxdp_ports_on_one_worker_all_reach_each_other() {
+    let _g = serial();
+    let mut lab = Lab::new("vt16");
+    let hosts: Vec<Host> = (1..=16).map(|n| lab.host(n)).collect();
+    // Each AF_XDP socket gets a share of the worker's UMEM for receiving:
+    // ports opened last must not be starved by the first ones.
+    const AFXDP: &str = "vlan = 10\ndriver = \"afxdp\"";
+    let ports: Vec<(&Host, &str)> = hosts.iter().map(|h| (h, AFXDP)).collect();
+    let d = Daemon::start("sixteen", &config("[1]", 300, &ports));
+    let mut unreachable = Vec::new();
+    for a in &hosts {
+        for b in hosts.iter().filter(|b| b.n > a.n) {
+            if !lab.ping(a, b, 1) {
+                unreachable.push((a.n, b.n));
+            }
+        }
+    }
+    let stats = d.call("stats.show", json!({})).unwrap();
+    assert!(
+        unreachable.is_empty(),
+        "pairs that could not ping: {unreachable:?}\n{stats}"
+    );
+}

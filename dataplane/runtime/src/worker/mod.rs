@@ -80,6 +80,16 @@ struct Handoff {
     ports: PortSet,
 }
 
+/// Receive buffers one AF_XDP socket may hold: a worker's `frames` UMEM
+/// chunks, less what transmit, spares and hand-offs need, split evenly
+/// between its `sockets`; never more than a fill ring holds, never less
+/// than two batches.
+fn fill_share(frames: usize, sockets: usize, ring_size: u32) -> u32 {
+    let usable = frames.saturating_sub(2 * RESERVE + DONATE);
+    let share = usable / sockets.max(1);
+    share.clamp(2 * BATCH_SIZE, ring_size as usize) as u32
+}
+
 /// Donated chunks travel as one word: generation << 32 | chunk index.
 fn donation(generation: u32, base: u64) -> u64 {
     ((generation as u64) << 32) | Umem::chunk_index(base) as u64
@@ -285,6 +295,10 @@ struct Worker {
     pending: Vec<Vec<(u64, u32)>>,
     /// Outputs a batch could not hand over as descriptors (reused).
     deferred: Vec<Deferred>,
+    /// Most chunks one AF_XDP socket may hold posted for receive: the
+    /// UMEM split evenly between the worker's sockets, so ports opened
+    /// late are not starved by idle early ones.
+    fill_share: u32,
     /// Spare buffers for batches from packet sockets, whose frames (up to
     /// a 64 KiB super-frame) do not fit a UMEM chunk; sized when the first
     /// packet port opens.
@@ -317,6 +331,7 @@ impl Worker {
             packet_ports: PortSet::EMPTY,
             pending: Vec::new(),
             deferred: Vec::with_capacity(2 * BATCH_SIZE),
+            fill_share: 0,
             big_spares: Vec::new(),
             held: Vec::with_capacity(4 * BATCH_SIZE),
             engine: ctx.engine,
@@ -447,6 +462,8 @@ impl Worker {
     fn reindex(&mut self) {
         self.local = [None; MAX_PORTS];
         self.packet_ports = PortSet::EMPTY;
+        let sockets: usize = self.ports.iter_mut().map(|p| p.xsk_sockets().len()).sum();
+        self.fill_share = fill_share(self.pool.frames(), sockets, self.setup.socket.ring_size);
         for (i, p) in self.ports.iter().enumerate() {
             let id = p.status().id;
             self.local[id.index()] = Some(i as u8);
@@ -889,7 +906,8 @@ impl Worker {
         for port in &mut self.ports {
             for s in port.xsk_sockets() {
                 let spare = self.pool.available().saturating_sub(RESERVE) as u32;
-                let want = s.fill_free().min(spare);
+                let share = self.fill_share.saturating_sub(s.in_fill);
+                let want = s.fill_free().min(spare).min(share);
                 if want == 0 {
                     continue;
                 }
@@ -979,5 +997,22 @@ impl Worker {
         if let Some(mut g) = guard {
             *g = reports;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill_share;
+
+    #[test]
+    fn the_umem_is_shared_evenly_between_sockets() {
+        // 16 ports of 2 queues on the default 16384-chunk UMEM.
+        let share = fill_share(16384, 32, 2048);
+        assert!(share as usize * 32 <= 16384 - 2 * super::RESERVE - super::DONATE);
+        assert!(share >= 400, "{share}");
+        // Few sockets: a fill ring's worth each; many: two batches at least.
+        assert_eq!(fill_share(16384, 2, 2048), 2048);
+        assert_eq!(fill_share(1024, 64, 2048), 2 * super::BATCH_SIZE as u32);
+        assert_eq!(fill_share(16384, 0, 2048), 2048);
     }
 }

@@ -26,6 +26,11 @@ impl FramePool {
         }
     }
 
+    /// Chunks in all.
+    pub(crate) fn frames(&self) -> usize {
+        self.refs.len()
+    }
+
     /// Free chunks now.
     #[inline]
     pub(crate) fn available(&self) -> usize {
