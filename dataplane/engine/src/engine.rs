@@ -306,13 +306,18 @@ pub trait Transmit {
         spares: &S,
     ) {
         for o in outputs {
-            let frame = match o.frame {
-                FrameRef::Rx(i) => frames.get(i as usize),
-                FrameRef::Spare(j) => spares.written(j as usize),
-            };
             // The pipeline only names frames it was given or wrote.
-            if let Some(frame) = frame {
-                self.transmit(o, frame);
+            match o.frame {
+                FrameRef::Rx(i) => {
+                    if let Some(frame) = frames.get(i as usize) {
+                        self.transmit(o, frame);
+                    }
+                }
+                FrameRef::Spare(j) => {
+                    if let Some(frame) = spares.written(j as usize) {
+                        self.transmit(o, frame);
+                    }
+                }
             }
         }
     }

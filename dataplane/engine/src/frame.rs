@@ -33,9 +33,20 @@ impl Encoding {
     }
 }
 
+/// What a frame carries beyond its first buffer: further buffers and
+/// offload metadata. Most frames have neither, so a [`Frame`] only points
+/// to one of these, in storage its driver provides (one per frame of a
+/// batch it may need it for).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrameExt<'a> {
+    frags: &'a [&'a [u8]],
+    /// Offsets from the end of the Ethernet header.
+    offload: Option<Offload>,
+}
+
 /// One frame: a first buffer with the window `[start, start + head_len)`
-/// holding data, the frame's further buffers (empty for most frames), and
-/// its offload metadata (none for most frames).
+/// holding data and, for the few frames that have them, further buffers
+/// and offload metadata ([`FrameExt`]).
 ///
 /// Laid out for the common case, a plain frame in one buffer: its length
 /// is one load, and a tag push or pop moves two fields. Offload offsets
@@ -45,14 +56,12 @@ impl Encoding {
 #[derive(Debug)]
 pub struct Frame<'a> {
     buf: &'a mut [u8],
-    frags: &'a [&'a [u8]],
     start: u32,
+    /// Bytes in the first buffer.
+    head_len: u32,
     /// The whole frame, every buffer.
     len: u32,
-    /// Bytes in the buffers after the first (0 for most frames).
-    frags_len: u32,
-    /// Offsets from the end of the Ethernet header.
-    offload: Option<Offload>,
+    ext: Option<&'a mut FrameExt<'a>>,
 }
 
 impl<'a> Frame<'a> {
@@ -67,30 +76,45 @@ impl<'a> Frame<'a> {
         }
         Some(Frame {
             buf,
-            frags: &[],
             start: start as u32,
+            head_len: len as u32,
             len: len as u32,
-            frags_len: 0,
-            offload: None,
+            ext: None,
         })
     }
 
-    /// The same frame continued by `frags` (read-only buffers whose bytes
-    /// follow the first buffer's data, in order). Headers must all lie in
-    /// the first buffer: the engine never looks into the others.
+    /// The same frame with `ext` as the storage for further buffers and
+    /// offload metadata (cleared: the frame has neither yet). A frame
+    /// without it can carry neither.
     #[inline]
-    pub fn with_frags(mut self, frags: &'a [&'a [u8]]) -> Frame<'a> {
-        let more: usize = frags.iter().map(|f| f.len()).sum();
-        let more = u32::try_from(more).unwrap_or(u32::MAX);
-        self.len = self.head_len() as u32 + more;
-        self.frags_len = more;
-        self.frags = frags;
+    pub fn with_ext(mut self, ext: &'a mut FrameExt<'a>) -> Frame<'a> {
+        *ext = FrameExt::default();
+        self.ext = Some(ext);
         self
     }
 
-    /// The same frame carrying `offload`.
+    /// The same frame continued by `frags` (read-only buffers whose bytes
+    /// follow the first buffer's data, in order), kept in `ext`. Headers
+    /// must all lie in the first buffer: the engine never looks into the
+    /// others.
     #[inline]
-    pub fn with_offload(mut self, offload: Offload) -> Frame<'a> {
+    pub fn with_frags(mut self, frags: &'a [&'a [u8]], ext: &'a mut FrameExt<'a>) -> Frame<'a> {
+        let more: usize = frags.iter().map(|f| f.len()).sum();
+        let more = u32::try_from(more).unwrap_or(u32::MAX);
+        let offload = self.ext.take().and_then(|e| e.offload);
+        *ext = FrameExt { frags, offload };
+        self.len = self.head_len.saturating_add(more);
+        self.ext = Some(ext);
+        self
+    }
+
+    /// The same frame carrying `offload` (offsets from the frame's first
+    /// byte), kept in `ext` unless the frame already has storage.
+    #[inline]
+    pub fn with_offload(mut self, offload: Offload, ext: &'a mut FrameExt<'a>) -> Frame<'a> {
+        if self.ext.is_none() {
+            self = self.with_ext(ext);
+        }
         self.set_offload(offload);
         self
     }
@@ -99,19 +123,19 @@ impl<'a> Frame<'a> {
     /// several buffers ([`Frame::frags`]).
     #[inline]
     pub fn data(&self) -> &[u8] {
-        &self.buf[self.start as usize..(self.start + self.len - self.frags_len) as usize]
+        &self.buf[self.start as usize..(self.start + self.head_len) as usize]
     }
 
     /// The data bytes of the first buffer, writable.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start as usize..(self.start + self.len - self.frags_len) as usize]
+        &mut self.buf[self.start as usize..(self.start + self.head_len) as usize]
     }
 
     /// The buffers after the first, in order.
     #[inline]
     pub fn frags(&self) -> &[&'a [u8]] {
-        self.frags
+        self.ext.as_ref().map_or(&[], |e| e.frags)
     }
 
     /// The offload metadata, if the frame carries any, its offsets counted
@@ -119,20 +143,27 @@ impl<'a> Frame<'a> {
     /// included).
     #[inline]
     pub fn offload(&self) -> Option<Offload> {
-        self.offload.map(|mut o| {
-            o.shift(self.l2_len() as isize);
-            o
-        })
+        let mut o = self.ext.as_ref()?.offload?;
+        o.shift(self.l2_len() as isize);
+        Some(o)
     }
 
     /// Replaces the offload metadata, offsets counted from the frame's
-    /// first byte ([`Offload::NONE`] clears it).
+    /// first byte ([`Offload::NONE`] clears it). Returns `false`, changing
+    /// nothing, when the frame has no [`FrameExt`] to keep it in.
     #[inline]
-    pub fn set_offload(&mut self, mut offload: Offload) {
-        self.offload = (offload != Offload::NONE).then(|| {
-            offload.shift(-(self.l2_len() as isize));
-            offload
-        });
+    pub fn set_offload(&mut self, mut offload: Offload) -> bool {
+        let l2 = self.l2_len() as isize;
+        match &mut self.ext {
+            Some(e) => {
+                e.offload = (offload != Offload::NONE).then(|| {
+                    offload.shift(-l2);
+                    offload
+                });
+                true
+            }
+            None => offload == Offload::NONE,
+        }
     }
 
     /// Length of the Ethernet header now: 18 with an 802.1Q tag, else 14.
@@ -159,20 +190,20 @@ impl<'a> Frame<'a> {
     /// Length of the data in the first buffer.
     #[inline]
     pub fn head_len(&self) -> usize {
-        (self.len - self.frags_len) as usize
+        self.head_len as usize
     }
 
     /// No data.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
     /// The longest frame this one puts on the wire: itself, or for a
     /// super-frame still to be segmented, its largest segment.
     #[inline]
     pub fn wire_len(&self) -> usize {
-        match &self.offload {
+        match self.ext.as_ref().and_then(|e| e.offload.as_ref()) {
             None => self.len(),
             Some(o) => (self.l2_len() + o.wire_len(self.len())).min(self.len()),
         }
@@ -194,10 +225,11 @@ impl<'a> Frame<'a> {
             .is_some_and(|end| end <= self.buf.len() && u32::try_from(end).is_ok());
         if fits {
             self.start = start as u32;
+            self.head_len = len as u32;
             self.len = len as u32;
-            self.frags_len = 0;
-            self.frags = &[];
-            self.offload = None;
+            if let Some(e) = &mut self.ext {
+                **e = FrameExt::default();
+            }
         }
         fits
     }
@@ -210,6 +242,7 @@ impl<'a> Frame<'a> {
         let s = self.start as usize;
         self.buf.copy_within(s..s + ADDRS_LEN, s + TAG_LEN);
         self.start += TAG_LEN as u32;
+        self.head_len -= TAG_LEN as u32;
         self.len -= TAG_LEN as u32;
     }
 
@@ -225,6 +258,7 @@ impl<'a> Frame<'a> {
             .copy_within(s + TAG_LEN..s + TAG_LEN + ADDRS_LEN, s);
         write_tag(&mut self.buf[s + ADDRS_LEN..s + ADDRS_LEN + TAG_LEN], tci);
         self.start = s as u32;
+        self.head_len += TAG_LEN as u32;
         self.len += TAG_LEN as u32;
         true
     }
@@ -253,7 +287,8 @@ impl<'a> Frame<'a> {
     /// Writes `src` (a frame that carries a tag if `tagged`; every buffer of
     /// it, gathered) into this buffer in encoding `enc`, keeping the current
     /// data start, and takes its offload metadata (offsets moved with the
-    /// tag). Returns `false`, writing nothing, if the result does not fit.
+    /// tag). Returns `false`, writing nothing, if the result does not fit
+    /// or the metadata has nowhere to go (this frame has no [`FrameExt`]).
     #[inline]
     pub fn copy_encoded(&mut self, src: &Frame<'_>, tagged: bool, enc: Encoding) -> bool {
         let head = src.data();
@@ -268,6 +303,10 @@ impl<'a> Frame<'a> {
         if head.len() < body || out_len < 0 || s + out_len as usize > self.buf.len() {
             return false;
         }
+        let offload = src.ext.as_ref().and_then(|e| e.offload);
+        if offload.is_some() && self.ext.is_none() {
+            return false;
+        }
         let dst = &mut self.buf[s..s + out_len as usize];
         dst[..ADDRS_LEN].copy_from_slice(&head[..ADDRS_LEN]);
         let at = match enc {
@@ -277,22 +316,26 @@ impl<'a> Frame<'a> {
                 ADDRS_LEN + TAG_LEN
             }
         };
-        if src.frags.is_empty() {
+        if src.len == src.head_len {
             // One buffer: the rest of the head fills the rest exactly.
             dst[at..].copy_from_slice(&head[body..]);
         } else {
             let mut at = at;
-            for part in core::iter::once(&head[body..]).chain(src.frags.iter().copied()) {
+            for part in core::iter::once(&head[body..]).chain(src.frags().iter().copied()) {
                 dst[at..at + part.len()].copy_from_slice(part);
                 at += part.len();
             }
         }
+        self.head_len = out_len as u32;
         self.len = out_len as u32;
-        self.frags_len = 0;
-        self.frags = &[];
-        // Counted from the end of the Ethernet header: unchanged by the
-        // encoding.
-        self.offload = src.offload;
+        if let Some(e) = &mut self.ext {
+            // Counted from the end of the Ethernet header: unchanged by
+            // the encoding.
+            **e = FrameExt {
+                offload,
+                ..FrameExt::default()
+            };
+        }
         true
     }
 }
@@ -329,10 +372,11 @@ impl<'b> Spares<'b> for [Frame<'b>] {
 }
 
 /// Spares carved on demand from a region of `chunk`-byte buffers, data
-/// starting at `headroom` (the in-memory port and the benchmarks use it;
-/// AF_XDP ports hand out UMEM chunks instead).
+/// starting at `headroom` (the in-memory port, the packet driver and the
+/// benchmarks use it; AF_XDP ports hand out UMEM chunks instead).
 pub struct SparePool<'b> {
     chunks: core::slice::ChunksMut<'b, u8>,
+    exts: core::slice::IterMut<'b, FrameExt<'b>>,
     frames: arrayvec::ArrayVec<Frame<'b>, { crate::limits::BATCH_SIZE }>,
     headroom: usize,
 }
@@ -342,9 +386,18 @@ impl<'b> SparePool<'b> {
     pub fn new(mem: &'b mut [u8], chunk: usize, headroom: usize) -> SparePool<'b> {
         SparePool {
             chunks: mem.chunks_mut(chunk),
+            exts: [].iter_mut(),
             frames: arrayvec::ArrayVec::new(),
             headroom,
         }
+    }
+
+    /// The same pool whose spares keep further buffers' and offload
+    /// metadata in `exts` (one each): spares for batches whose frames may
+    /// carry offload metadata.
+    pub fn with_exts(mut self, exts: &'b mut [FrameExt<'b>]) -> SparePool<'b> {
+        self.exts = exts.iter_mut();
+        self
     }
 
     /// Spares handed out so far.
@@ -358,7 +411,10 @@ impl<'b> Spares<'b> for SparePool<'b> {
     fn spare(&mut self, j: usize) -> Option<&mut Frame<'b>> {
         while self.frames.len() <= j {
             let chunk = self.chunks.next()?;
-            let frame = Frame::new(chunk, self.headroom, 0)?;
+            let mut frame = Frame::new(chunk, self.headroom, 0)?;
+            if let Some(ext) = self.exts.next() {
+                frame = frame.with_ext(ext);
+            }
             self.frames.try_push(frame).ok()?;
         }
         self.frames.get_mut(j)
@@ -464,14 +520,24 @@ mod tests {
         };
         let mut buf = Vec::new();
         let (s, l) = framed(&UNTAGGED, 8, &mut buf);
-        let mut f = Frame::new(&mut buf, s, l).unwrap().with_offload(off);
+        let mut ext = FrameExt::default();
+        let mut f = Frame::new(&mut buf, s, l)
+            .unwrap()
+            .with_offload(off, &mut ext);
         assert!(f.encode(false, Encoding::Tagged(Tci(10))));
         assert_eq!(f.offload().unwrap().csum.unwrap().start, 38);
         assert_eq!(f.offload().unwrap().gso.unwrap().hdr_len, 70);
         assert!(f.encode(true, Encoding::Untagged));
         assert_eq!(f.offload(), Some(off));
         let mut spare = vec![0u8; 64];
-        let mut g = Frame::new(&mut spare, 4, 0).unwrap();
+        let mut plain = vec![0u8; 64];
+        let mut p = Frame::new(&mut plain, 4, 0).unwrap();
+        assert!(
+            !p.copy_encoded(&f, false, Encoding::Tagged(Tci(10))),
+            "metadata needs somewhere to go"
+        );
+        let mut ext2 = FrameExt::default();
+        let mut g = Frame::new(&mut spare, 4, 0).unwrap().with_ext(&mut ext2);
         assert!(g.copy_encoded(&f, false, Encoding::Tagged(Tci(10))));
         assert_eq!(g.offload().unwrap().csum.unwrap().start, 38);
     }
@@ -482,7 +548,10 @@ mod tests {
         let frags: &'static [&'static [u8]] = Box::leak(Box::new([tail, tail]));
         let mut buf = Vec::new();
         let (s, l) = framed(&UNTAGGED, 8, &mut buf);
-        let mut f = Frame::new(&mut buf, s, l).unwrap().with_frags(frags);
+        let mut ext = FrameExt::default();
+        let mut f = Frame::new(&mut buf, s, l)
+            .unwrap()
+            .with_frags(frags, &mut ext);
         assert_eq!(f.len(), UNTAGGED.len() + 20);
         assert_eq!(f.head_len(), UNTAGGED.len());
         // A push rewrites only the first buffer.

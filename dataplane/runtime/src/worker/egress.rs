@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arrayvec::ArrayVec;
-use vswitch_engine::offload::{Segmenter, VnetHeader};
+use vswitch_engine::offload::{Offload, Segmenter, VnetHeader};
 use vswitch_engine::pipeline::{FrameRef, Output};
 use vswitch_engine::stats::BatchCounters;
 use vswitch_engine::{DropReason, Event, Frame, PortSet, Snapshot, Transmit};
@@ -148,9 +148,9 @@ pub(super) struct Deliver<'w> {
 }
 
 /// The virtio-net header bytes a frame leaves a packet socket with.
-fn vnet_of(frame: &Frame<'_>) -> [u8; VNET_HDR_LEN] {
+fn vnet_of(offload: Option<Offload>) -> [u8; VNET_HDR_LEN] {
     let mut out = [0u8; VNET_HDR_LEN];
-    if let Some(o) = frame.offload() {
+    if let Some(o) = offload {
         o.to_vnet().write(&mut out);
     } else {
         VnetHeader::default().write(&mut out);
@@ -168,9 +168,13 @@ impl Deliver<'_> {
         rx: &[Frame<'_>],
         spares: &[Frame<'_>],
     ) {
-        let frame_of = |r: FrameRef| match r {
-            FrameRef::Rx(i) => rx.get(i as usize),
-            FrameRef::Spare(j) => spares.get(j as usize),
+        // What sending needs of a frame: its bytes (frames that reach
+        // here are in one buffer) and its offload metadata.
+        let frame_of = |r: FrameRef| -> Option<(&[u8], Option<Offload>)> {
+            match r {
+                FrameRef::Rx(i) => rx.get(i as usize).map(|f| (f.data(), f.offload())),
+                FrameRef::Spare(j) => spares.get(j as usize).map(|f| (f.data(), f.offload())),
+            }
         };
         // Packet ports: one sendmmsg per port, frames as they are (a
         // super-frame goes whole, with its header).
@@ -182,10 +186,10 @@ impl Deliver<'_> {
             let port = self.local[p.index()].and_then(|li| others.get(li as usize));
             let mut batch: ArrayVec<TxFrame<'_>, { 2 * BATCH_SIZE }> = ArrayVec::new();
             for (r, ports) in deferred {
-                if let (true, Some(f)) = (ports.contains(p), frame_of(*r)) {
+                if let (true, Some((data, offload))) = (ports.contains(p), frame_of(*r)) {
                     batch.push(TxFrame {
-                        vnet: vnet_of(f),
-                        data: f.data(),
+                        vnet: vnet_of(offload),
+                        data,
                     });
                 }
             }
@@ -205,7 +209,7 @@ impl Deliver<'_> {
                 continue;
             }
             match frame_of(*r) {
-                Some(f) => self.segment_out(f, rest),
+                Some((data, offload)) => self.segment_out(data, offload, rest),
                 None => {
                     for p in rest.iter() {
                         self.counters.tx_drop(p, DropReason::PortUnknown);
@@ -219,7 +223,7 @@ impl Deliver<'_> {
     /// worker and to other workers: each segment (the frame itself when it
     /// needs no segmentation) is written once into a chunk, checksum
     /// completed.
-    fn segment_out(&mut self, frame: &Frame<'_>, ports: PortSet) {
+    fn segment_out(&mut self, data: &[u8], off: Option<Offload>, ports: PortSet) {
         let drop_all = |counters: &mut BatchCounters, reason| {
             for p in ports.iter() {
                 counters.tx_drop(p, reason);
@@ -227,17 +231,16 @@ impl Deliver<'_> {
         };
         // A plain frame (ARP, ICMP, a complete checksum) is one copy as it
         // is; only offload metadata needs the segmenter's parsing.
-        let off = frame.offload();
         let seg = match &off {
             None => None,
-            Some(o) => match Segmenter::new(frame.data(), o) {
+            Some(o) => match Segmenter::new(data, o) {
                 Ok(seg) => Some(seg),
                 Err(_) => return drop_all(self.counters, DropReason::BadOffload),
             },
         };
         let (count, max_len) = match &seg {
             Some(seg) => (seg.count(), seg.max_len()),
-            None => (1, frame.data().len()),
+            None => (1, data.len()),
         };
         if max_len > MAX_CHUNK_FRAME_LEN {
             return drop_all(self.counters, DropReason::TooLarge);
@@ -245,7 +248,6 @@ impl Deliver<'_> {
         let write = |i: usize, buf: &mut [u8]| match &seg {
             Some(seg) => seg.write(i, buf),
             None => {
-                let data = frame.data();
                 let out = buf.get_mut(..data.len())?;
                 out.copy_from_slice(data);
                 Some(data.len())

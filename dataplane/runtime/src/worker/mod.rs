@@ -28,7 +28,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::CachePadded;
 
-use vswitch_engine::frame::SparePool;
+use vswitch_engine::frame::{FrameExt, SparePool};
 use vswitch_engine::offload::{repair_partial_checksum, Offload, Repair, VnetHeader};
 use vswitch_engine::stats::{BatchCounters, WorkerStats};
 use vswitch_engine::{DropReason, EngineWorker, Event, Frame, PortId, PortSet, Snapshot};
@@ -700,6 +700,10 @@ impl Worker {
         if n == 0 {
             return 0;
         }
+        // Offload metadata of the batch's frames and spares.
+        let mut exts = [FrameExt::default(); BATCH_SIZE];
+        let mut spare_exts = [FrameExt::default(); BATCH_SIZE];
+        let mut ext_slots = exts.iter_mut();
         let mut frames: ArrayVec<Frame<'_>, BATCH_SIZE> = ArrayVec::new();
         for rx in batch.frames() {
             let truncated = rx.is_truncated();
@@ -728,10 +732,14 @@ impl Worker {
                     }
                 }
             };
-            frames.push(frame.with_offload(offload));
+            let frame = match ext_slots.next() {
+                Some(ext) => frame.with_offload(offload, ext),
+                None => frame,
+            };
+            frames.push(frame);
         }
         me.load.packets.fetch_add(n as u64, Ordering::Relaxed);
-        let mut spares = SparePool::new(big_spares, BIG_SPARE, HEADROOM);
+        let mut spares = SparePool::new(big_spares, BIG_SPARE, HEADROOM).with_exts(&mut spare_exts);
         deferred.clear();
         let mut router = Router {
             umem: None,
