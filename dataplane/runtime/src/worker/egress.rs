@@ -64,30 +64,63 @@ impl Transmit for Router<'_> {
             self.deferred.push((o.frame, to_packet));
         }
         let len = frame.head_len() as u32;
+        let owners = Owners {
+            local: self.local,
+            snap: self.snap,
+            me: self.me.index,
+            workers: self.peers.len(),
+        };
+        let (pending, held) = (&mut *self.pending, &mut *self.held);
+        let remote = owners.split(o.ports.difference(self.packet_ports), self.counters, |li| {
+            pending[li].push((addr, len));
+            held.push(addr);
+        });
+        for (w, set) in remote {
+            handoff(&self.peers[w], frame.data(), set, self.counters);
+        }
+    }
+}
+
+/// Who owns each output port: this worker (a local port index) or another
+/// worker.
+struct Owners<'w> {
+    local: &'w [Option<u8>; MAX_PORTS],
+    snap: &'w Snapshot,
+    me: usize,
+    workers: usize,
+}
+
+impl Owners<'_> {
+    /// Calls `mine` with the local index of each of `ports` this worker
+    /// owns and returns the others grouped by owning worker; a port nobody
+    /// owns (or beyond the hand-off fan-out) is a counted drop.
+    fn split(
+        &self,
+        ports: PortSet,
+        counters: &mut BatchCounters,
+        mut mine: impl FnMut(usize),
+    ) -> ArrayVec<(usize, PortSet), 8> {
         let mut remote: ArrayVec<(usize, PortSet), 8> = ArrayVec::new();
-        for p in o.ports.difference(self.packet_ports).iter() {
+        for p in ports.iter() {
             if let Some(li) = self.local[p.index()] {
-                self.pending[li as usize].push((addr, len));
-                self.held.push(addr);
+                mine(li as usize);
                 continue;
             }
             match self.snap.worker_of(p) {
-                Some(w) if w != self.me.index && w < self.peers.len() => {
+                Some(w) if w != self.me && w < self.workers => {
                     match remote.iter_mut().find(|(rw, _)| *rw == w) {
                         Some((_, set)) => set.insert(p),
                         None => {
                             if remote.try_push((w, PortSet::one(p))).is_err() {
-                                self.counters.tx_drop(p, DropReason::HandoffFull);
+                                counters.tx_drop(p, DropReason::HandoffFull);
                             }
                         }
                     }
                 }
-                _ => self.counters.tx_drop(p, DropReason::PortUnknown),
+                _ => counters.tx_drop(p, DropReason::PortUnknown),
             }
         }
-        for (w, set) in remote {
-            handoff(&self.peers[w], frame.data(), set, self.counters);
-        }
+        remote
     }
 }
 
@@ -254,26 +287,13 @@ impl Deliver<'_> {
             }
         };
         let mut mine: ArrayVec<usize, MAX_PORTS> = ArrayVec::new();
-        let mut remote: ArrayVec<(usize, PortSet), 8> = ArrayVec::new();
-        for p in ports.iter() {
-            if let Some(li) = self.local[p.index()] {
-                mine.push(li as usize);
-                continue;
-            }
-            match self.snap.worker_of(p) {
-                Some(w) if w != self.me.index && w < self.peers.len() => {
-                    match remote.iter_mut().find(|(rw, _)| *rw == w) {
-                        Some((_, set)) => set.insert(p),
-                        None => {
-                            if remote.try_push((w, PortSet::one(p))).is_err() {
-                                self.counters.tx_drop(p, DropReason::HandoffFull);
-                            }
-                        }
-                    }
-                }
-                _ => self.counters.tx_drop(p, DropReason::PortUnknown),
-            }
-        }
+        let owners = Owners {
+            local: self.local,
+            snap: self.snap,
+            me: self.me.index,
+            workers: self.peers.len(),
+        };
+        let remote = owners.split(ports, self.counters, |li| mine.push(li));
         if let Some(off) = off {
             if off.csum.is_some() {
                 self.counters.event(Event::ChecksumCompleted, count as u64);
