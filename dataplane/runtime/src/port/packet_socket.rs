@@ -65,7 +65,7 @@ pub const MIN_FRAME_SIZE: u32 = 65536 + 4096;
 
 /// 802.1Q TPID, used when the kernel does not report one
 /// (`TP_STATUS_VLAN_TPID_VALID` clear, `include/uapi/linux/if_packet.h`).
-const ETH_P_8021Q: u16 = 0x8100;
+use vswitch_engine::wire::TPID_8021Q as ETH_P_8021Q;
 
 /// Bytes per ring block (see `PacketSocket::open`).
 const RING_BLOCK: u32 = 1 << 20;
@@ -195,19 +195,18 @@ impl Default for PacketConfig {
         Self {
             // The smallest slot a whole super-frame fits in.
             frame_size: MIN_FRAME_SIZE,
-            // Time, not batches, sizes the ring: with MTU-sized frames (a
-            // sender without TSO) 256 slots last about a millisecond at
-            // 2 Gbit/s, and the switch's CPU, also running the receivers'
-            // softirq work, can be away longer: the ring overflowed (the
-            // kernel's ring drops, TCP retransmits). 512 slots did not, in
-            // the TCP benchmark with offloads off. The kernel allocates it
-            // up front: 35 x 1 MiB blocks a port.
-            frame_count: 512,
+            // No ring: frames are read with recvmmsg (`recv_batch`). A
+            // ring's fixed 68 KiB slots last about a millisecond of
+            // MTU-sized frames, and its copy runs in softirq on the
+            // sender's CPU; the socket buffer holds frames by their bytes
+            // and the copy runs on the switch's CPU.
+            frame_count: 0,
             reserve: 64,
             promiscuous: true,
             qdisc_bypass: false,
             sndbuf: 4 << 20,
-            rcvbuf: 4 << 20,
+            // About 240 super-frames or 7000 MTU-sized frames.
+            rcvbuf: 16 << 20,
         }
     }
 }
@@ -336,9 +335,8 @@ impl PacketSocket {
                 "frame_size must be a page multiple >= MIN_FRAME_SIZE",
             ));
         }
-        if cfg.frame_count == 0 {
-            return Err(PacketError::Config("frame_count must be > 0"));
-        }
+        // frame_count 0: no ring; frames are read with `recv_batch`.
+        let with_ring = cfg.frame_count > 0;
         if cfg.reserve > 4096 {
             return Err(PacketError::Config("reserve must be <= 4096"));
         }
@@ -389,15 +387,22 @@ impl PacketSocket {
         // `struct virtio_net_hdr` (`include/uapi/linux/virtio_net.h`) and
         // lets sends start with one, so GSO frames stay whole.
         setsockopt(b, sp, libc::PACKET_VNET_HDR, "PACKET_VNET_HDR", &one)?;
-        // TPACKET_V2, not V3: V3 retires a block only when full or on a
-        // timer, holding a lone frame back for milliseconds
-        // (packet_mmap.rst, "TPACKET_V3 ... block timeout").
-        let ver = libc::tpacket_versions::TPACKET_V2 as libc::c_int;
-        setsockopt(b, sp, libc::PACKET_VERSION, "PACKET_VERSION", &ver)?;
-        // Headroom in front of every frame (packet_mmap.rst, PACKET_RESERVE;
-        // must be set before the ring).
-        let reserve = cfg.reserve as libc::c_uint;
-        setsockopt(b, sp, libc::PACKET_RESERVE, "PACKET_RESERVE", &reserve)?;
+        if with_ring {
+            // TPACKET_V2, not V3: V3 retires a block only when full or on a
+            // timer, holding a lone frame back for milliseconds
+            // (packet_mmap.rst, "TPACKET_V3 ... block timeout").
+            let ver = libc::tpacket_versions::TPACKET_V2 as libc::c_int;
+            setsockopt(b, sp, libc::PACKET_VERSION, "PACKET_VERSION", &ver)?;
+            // Headroom in front of every frame (packet_mmap.rst,
+            // PACKET_RESERVE; must be set before the ring).
+            let reserve = cfg.reserve as libc::c_uint;
+            setsockopt(b, sp, libc::PACKET_RESERVE, "PACKET_RESERVE", &reserve)?;
+        } else {
+            // The outer VLAN tag the kernel takes out of band comes as a
+            // control message (`struct tpacket_auxdata`,
+            // `include/uapi/linux/if_packet.h`).
+            setsockopt(b, sp, libc::PACKET_AUXDATA, "PACKET_AUXDATA", &one)?;
+        }
         // Never read back what we transmit ourselves
         // (`include/uapi/linux/if_packet.h`, PACKET_IGNORE_OUTGOING).
         setsockopt(
@@ -421,43 +426,47 @@ impl PacketSocket {
         // exactly frames-per-block x block_nr (packet_mmap.rst, "tp_block_size
         // must be a multiple of PAGE_SIZE", "tp_frame_nr must be exactly
         // frames_per_block*tp_block_nr").
-        let req = libc::tpacket_req {
-            tp_block_size: block,
-            tp_block_nr: blocks,
-            tp_frame_size: cfg.frame_size,
-            tp_frame_nr: frame_count,
-        };
-        setsockopt(b, sp, libc::PACKET_RX_RING, "PACKET_RX_RING", &req)?;
-
-        // SAFETY: maps the ring the kernel just allocated for this socket;
-        // length is exactly block_size * block_nr (packet_mmap.rst, "Mapping
-        // and use of the circular buffer"). The result is checked.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                ring_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(PacketError::Mmap {
+        let ring = if with_ring {
+            let req = libc::tpacket_req {
+                tp_block_size: block,
+                tp_block_nr: blocks,
+                tp_frame_size: cfg.frame_size,
+                tp_frame_nr: frame_count,
+            };
+            setsockopt(b, sp, libc::PACKET_RX_RING, "PACKET_RX_RING", &req)?;
+            // SAFETY: maps the ring the kernel just allocated for this
+            // socket; length is exactly block_size * block_nr
+            // (packet_mmap.rst, "Mapping and use of the circular buffer").
+            // The result is checked.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    ring_len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED | libc::MAP_POPULATE,
+                    fd.as_raw_fd(),
+                    0,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                return Err(PacketError::Mmap {
+                    len: ring_len,
+                    source: os_err(),
+                });
+            }
+            NonNull::new(ptr.cast::<u8>()).ok_or(PacketError::Mmap {
                 len: ring_len,
-                source: os_err(),
-            });
-        }
-        let ring = NonNull::new(ptr.cast::<u8>()).ok_or(PacketError::Mmap {
-            len: ring_len,
-            source: io::Error::from(io::ErrorKind::InvalidData),
-        })?;
+                source: io::Error::from(io::ErrorKind::InvalidData),
+            })?
+        } else {
+            NonNull::dangling()
+        };
         // From here on `sock`'s Drop unmaps and closes on any error.
         let sock = Self {
             ring,
-            ring_len,
+            ring_len: if with_ring { ring_len } else { 0 },
             frame_size: cfg.frame_size as usize,
-            frame_count: frame_count as usize,
+            frame_count: if with_ring { frame_count as usize } else { 0 },
             block_size: block as usize,
             per_block: per_block as usize,
             head: 0,
@@ -545,6 +554,9 @@ impl PacketSocket {
     /// Whether the slot at the ring head holds a frame (a cheap check to
     /// skip `poll(2)` when work is already waiting).
     pub fn rx_ready(&self) -> bool {
+        if self.frame_count == 0 {
+            return false;
+        }
         // Acquire pairs with the kernel's write barrier before it sets
         // TP_STATUS_USER (packet_mmap.rst, "the status ... memory barrier").
         self.slot_status(self.head).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0
@@ -683,6 +695,99 @@ impl PacketSocket {
         }
     }
 
+    /// Receives up to `bufs.len()` (at most [`MAX_TX_BATCH`]) frames with one
+    /// `recvmmsg`, for a socket opened without a ring (`frame_count` 0):
+    /// frame `i` lands in `bufs[i]` at offset `headroom` (its virtio-net
+    /// header read apart) and `out[i]` says where it is. An outer VLAN tag
+    /// the kernel took out of band (`PACKET_AUXDATA`) is put back in-line,
+    /// in 4 bytes of the headroom, the header's offsets moved with it.
+    /// Returns how many frames arrived (0 when none is waiting).
+    ///
+    /// The copy into `bufs` runs here, on the caller's CPU, and the
+    /// socket's receive buffer holds frames by their bytes: unlike a ring
+    /// of fixed slots, it holds many small frames as well as a few
+    /// super-frames.
+    pub fn recv_batch(
+        &mut self,
+        bufs: &mut [&mut [u8]],
+        headroom: usize,
+        out: &mut [Received],
+    ) -> usize {
+        const AUX_WORDS: usize = 8;
+        let n = bufs.len().min(out.len()).min(MAX_TX_BATCH);
+        if n == 0 || headroom < 4 {
+            return 0;
+        }
+        let mut vnets = [[0u8; VNET_HDR_LEN]; MAX_TX_BATCH];
+        // u64 words: control messages must be aligned for cmsghdr.
+        let mut aux = [[0u64; AUX_WORDS]; MAX_TX_BATCH];
+        let mut iov = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; 2 * MAX_TX_BATCH];
+        // SAFETY: mmsghdr is plain data; all-zero is a valid value.
+        let mut msgs: [libc::mmsghdr; MAX_TX_BATCH] = unsafe { std::mem::zeroed() };
+        for i in 0..n {
+            let data = &mut bufs[i][headroom..];
+            iov[2 * i] = libc::iovec {
+                iov_base: vnets[i].as_mut_ptr().cast(),
+                iov_len: VNET_HDR_LEN,
+            };
+            iov[2 * i + 1] = libc::iovec {
+                iov_base: data.as_mut_ptr().cast(),
+                iov_len: data.len(),
+            };
+            let m = &mut msgs[i].msg_hdr;
+            m.msg_iov = iov[2 * i..].as_mut_ptr();
+            m.msg_iovlen = 2;
+            m.msg_control = aux[i].as_mut_ptr().cast();
+            m.msg_controllen = std::mem::size_of_val(&aux[i]) as _;
+        }
+        // SAFETY: every msghdr points at two iovecs into live, distinct
+        // buffers (`vnets[i]`, `bufs[i]`) and at its own control buffer,
+        // all valid for the call; the kernel writes at most their lengths.
+        let got = unsafe {
+            libc::recvmmsg(
+                self.fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if got <= 0 {
+            return 0;
+        }
+        let got = got as usize;
+        for i in 0..got {
+            let m = &msgs[i];
+            let total = m.msg_len as usize;
+            let mut len = total.saturating_sub(VNET_HDR_LEN);
+            let truncated = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+            let mut vnet = VnetHeader::parse(&vnets[i]).unwrap_or_default();
+            let mut start = headroom;
+            // SAFETY: the control buffer is ours and the kernel filled in
+            // `msg_controllen` bytes of it; the CMSG_* helpers stay inside.
+            let tag = unsafe { vlan_of(&m.msg_hdr) };
+            if let (Some(tag), true) = (tag, len >= 12) {
+                let buf = &mut bufs[i];
+                buf.copy_within(headroom..headroom + 12, headroom - 4);
+                buf[headroom + 8..headroom + 10].copy_from_slice(&tag.tpid.to_be_bytes());
+                buf[headroom + 10..headroom + 12].copy_from_slice(&tag.tci.to_be_bytes());
+                start -= 4;
+                len += 4;
+                shift_headers(&mut vnet, 4);
+            }
+            out[i] = Received {
+                start,
+                len,
+                truncated,
+                vnet,
+            };
+        }
+        got
+    }
+
     /// Sends `frames` with `sendmmsg`, each as `[vnet header, frame bytes]`,
     /// up to [`MAX_TX_BATCH`] per call. Frames are sent as-is (in-line VLAN
     /// tags stay in the data).
@@ -797,6 +902,10 @@ impl AsRawFd for PacketSocket {
 
 impl Drop for PacketSocket {
     fn drop(&mut self) {
+        if self.ring_len == 0 {
+            // No ring was mapped (frames were read with recv_batch).
+            return;
+        }
         // SAFETY: `ring`/`ring_len` are exactly the mapping made in `open`;
         // no `RxBatch` can be alive (it borrows `self`), so nothing refers
         // to it any more. The fd closes afterwards when `fd` drops.
@@ -805,6 +914,56 @@ impl Drop for PacketSocket {
             warn!(ifindex = self.ifindex, err = %os_err(), "munmap of packet ring failed");
         }
     }
+}
+
+/// Where [`PacketSocket::recv_batch`] put one frame.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Received {
+    /// Offset of the frame in its buffer (the headroom, less 4 when a VLAN
+    /// tag was put back).
+    pub start: usize,
+    /// Bytes of the frame in the buffer.
+    pub len: usize,
+    /// The buffer was too small for the frame: drop and count it.
+    pub truncated: bool,
+    /// Its virtio-net header (offsets moved with a restored tag).
+    pub vnet: VnetHeader,
+}
+
+/// The outer VLAN tag of a received message, from its `PACKET_AUXDATA`
+/// control message (`struct tpacket_auxdata`, TP_STATUS_VLAN_VALID and
+/// TP_STATUS_VLAN_TPID_VALID in `include/uapi/linux/if_packet.h`).
+///
+/// # Safety
+/// `m.msg_control` points at `m.msg_controllen` bytes the kernel filled.
+unsafe fn vlan_of(m: &libc::msghdr) -> Option<VlanTag> {
+    // SAFETY: as the caller promises; CMSG_* walk within msg_controllen.
+    let mut c = unsafe { libc::CMSG_FIRSTHDR(m) };
+    while !c.is_null() {
+        // SAFETY: non-null cmsg inside the control buffer.
+        let h = unsafe { &*c };
+        if h.cmsg_level == libc::SOL_PACKET && h.cmsg_type == libc::PACKET_AUXDATA {
+            // SAFETY: the payload of a PACKET_AUXDATA message is a
+            // tpacket_auxdata; read unaligned as a copy.
+            let aux: libc::tpacket_auxdata =
+                unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(c).cast()) };
+            if aux.tp_status & libc::TP_STATUS_VLAN_VALID == 0 {
+                return None;
+            }
+            let tpid = if aux.tp_status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                aux.tp_vlan_tpid
+            } else {
+                ETH_P_8021Q
+            };
+            return Some(VlanTag {
+                tpid,
+                tci: aux.tp_vlan_tci,
+            });
+        }
+        // SAFETY: as above.
+        c = unsafe { libc::CMSG_NXTHDR(m, c) };
+    }
+    None
 }
 
 /// One frame to transmit: a vnet header and the frame bytes, which may live

@@ -124,48 +124,6 @@ impl Owners<'_> {
     }
 }
 
-/// The worker's ports other than the one a batch came from (whose receive
-/// ring holds the batch's frames while they are sent).
-pub(super) struct Others<'a> {
-    before: &'a mut [OpenPort],
-    after: &'a mut [OpenPort],
-    skip: usize,
-}
-
-impl<'a> Others<'a> {
-    /// Every port (a batch from AF_XDP holds no port borrowed).
-    pub(super) fn all(ports: &'a mut [OpenPort]) -> Others<'a> {
-        Others {
-            before: ports,
-            after: &mut [],
-            skip: usize::MAX,
-        }
-    }
-
-    /// The ports around local port `skip`.
-    pub(super) fn around(
-        before: &'a mut [OpenPort],
-        skip: usize,
-        after: &'a mut [OpenPort],
-    ) -> Others<'a> {
-        Others {
-            before,
-            after,
-            skip,
-        }
-    }
-
-    fn get(&mut self, li: usize) -> Option<&mut OpenPort> {
-        if li < self.skip {
-            self.before.get_mut(li)
-        } else if li == self.skip {
-            None
-        } else {
-            self.after.get_mut(li - self.skip - 1)
-        }
-    }
-}
-
 /// Sends what the [`Router`] deferred, after the engine is done with the
 /// batch (so the worker's pool and ports are free again).
 pub(super) struct Deliver<'w> {
@@ -196,7 +154,7 @@ impl Deliver<'_> {
     /// frames and spare copies that [`FrameRef`]s name.
     pub(super) fn send(
         &mut self,
-        others: &mut Others<'_>,
+        ports: &mut [OpenPort],
         deferred: &[Deferred],
         rx: &[Frame<'_>],
         spares: &[Frame<'_>],
@@ -216,7 +174,7 @@ impl Deliver<'_> {
             targets = targets.union(ports.intersection(self.packet_ports));
         }
         for p in targets.iter() {
-            let port = self.local[p.index()].and_then(|li| others.get(li as usize));
+            let port = self.local[p.index()].and_then(|li| ports.get_mut(li as usize));
             let mut batch: ArrayVec<TxFrame<'_>, { 2 * BATCH_SIZE }> = ArrayVec::new();
             for (r, ports) in deferred {
                 if let (true, Some((data, offload))) = (ports.contains(p), frame_of(*r)) {

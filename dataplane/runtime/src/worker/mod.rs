@@ -36,10 +36,10 @@ use vswitch_engine::{DropReason, EngineWorker, Event, Frame, PortId, PortSet, Sn
 use crate::limits::{BATCH_SIZE, MAX_PORTS};
 use crate::port::afxdp::AfXdpPort;
 use crate::port::packet::PacketPort;
-use crate::port::packet_socket::{TxFrame, VNET_HDR_LEN};
+use crate::port::packet_socket::{Received, TxFrame, VNET_HDR_LEN};
 use crate::port::xsk::{SocketConfig, Umem, UmemArea, XskStats, FRAME_SIZE, HEADROOM};
 use crate::port::{Driver, DriverChoice, OpenPort, PortSpec, PortStatus};
-use egress::{Deferred, Deliver, Others, Router};
+use egress::{Deferred, Deliver, Router};
 use pool::{FramePool, UmemSpares};
 
 /// Empty loop iterations before a worker sleeps (each is well under a
@@ -303,6 +303,8 @@ struct Worker {
     /// a 64 KiB super-frame) do not fit a UMEM chunk; sized when the first
     /// packet port opens.
     big_spares: Vec<u8>,
+    /// Receive buffers for batches from packet sockets (as big_spares).
+    packet_rx: Vec<u8>,
     /// Transmit references taken during a batch (reused: no allocation
     /// once it has grown to a busy batch's size).
     held: Vec<u64>,
@@ -333,6 +335,7 @@ impl Worker {
             deferred: Vec::with_capacity(2 * BATCH_SIZE),
             fill_share: 0,
             big_spares: Vec::new(),
+            packet_rx: Vec::new(),
             held: Vec::with_capacity(4 * BATCH_SIZE),
             engine: ctx.engine,
             counters: BatchCounters::default(),
@@ -382,9 +385,10 @@ impl Worker {
             Driver::Packet => {
                 let port = PacketPort::open(spec, self.setup.index).map_err(|e| e.to_string())?;
                 if self.big_spares.is_empty() {
-                    // One spare per frame of a batch, each a whole
-                    // super-frame behind the headroom.
+                    // One buffer and one spare per frame of a batch, each
+                    // a whole super-frame behind the headroom.
                     self.big_spares = vec![0; BATCH_SIZE * BIG_SPARE];
+                    self.packet_rx = vec![0; BATCH_SIZE * BIG_SPARE];
                 }
                 OpenPort::Packet(port)
             }
@@ -658,7 +662,7 @@ impl Worker {
                 peers,
                 counters,
             };
-            deliver.send(&mut Others::all(ports), deferred, &frames, &spare_frames);
+            deliver.send(ports, deferred, &frames, &spare_frames);
         }
         drop(spare_frames);
         for &b in bases.iter().chain(spare_bases.iter()) {
@@ -685,18 +689,20 @@ impl Worker {
             me,
             counters,
             big_spares,
+            packet_rx,
             ..
         } = self;
         let Some(umem) = umem.as_ref() else {
             return 0;
         };
-        let (before, rest) = ports.split_at_mut(pi);
-        let Some((OpenPort::Packet(port), after)) = rest.split_first_mut() else {
+        let OpenPort::Packet(port) = &mut ports[pi] else {
             return 0;
         };
         let ingress = port.status.id;
-        let mut batch = port.socket.rx_batch(BATCH_SIZE);
-        let n = batch.len();
+        let mut bufs: ArrayVec<&mut [u8], BATCH_SIZE> =
+            packet_rx.chunks_mut(BIG_SPARE).take(BATCH_SIZE).collect();
+        let mut got = [Received::default(); BATCH_SIZE];
+        let n = port.socket.recv_batch(&mut bufs, HEADROOM, &mut got);
         if n == 0 {
             return 0;
         }
@@ -705,26 +711,23 @@ impl Worker {
         let mut spare_exts = [FrameExt::default(); BATCH_SIZE];
         let mut ext_slots = exts.iter_mut();
         let mut frames: ArrayVec<Frame<'_>, BATCH_SIZE> = ArrayVec::new();
-        for rx in batch.frames() {
-            let truncated = rx.is_truncated();
-            let vnet = rx.vnet();
-            let (buf, start, len) = rx.into_parts();
+        for (buf, rx) in bufs.into_iter().zip(&got[..n]) {
             let drop_as = |counters: &mut BatchCounters, reason| {
-                counters.rx(ingress, len);
+                counters.rx(ingress, rx.len);
                 counters.rx_drop(ingress, reason);
             };
-            if truncated {
+            if rx.truncated {
                 drop_as(counters, DropReason::Truncated);
                 continue;
             }
-            let Some(frame) = Frame::new(buf, start, len) else {
+            let Some(frame) = Frame::new(buf, rx.start, rx.len) else {
                 drop_as(counters, DropReason::Runt);
                 continue;
             };
-            let offload = if vnet == VnetHeader::default() {
+            let offload = if rx.vnet == VnetHeader::default() {
                 Offload::NONE
             } else {
-                match Offload::from_vnet(&vnet, frame.data()) {
+                match Offload::from_vnet(&rx.vnet, frame.data()) {
                     Ok(o) => o,
                     Err(_) => {
                         drop_as(counters, DropReason::BadOffload);
@@ -765,13 +768,7 @@ impl Worker {
             peers,
             counters,
         };
-        deliver.send(
-            &mut Others::around(before, pi, after),
-            deferred,
-            &frames,
-            spares.frames(),
-        );
-        // Dropping the batch hands the slots back to the kernel.
+        deliver.send(ports, deferred, &frames, spares.frames());
         n
     }
 
