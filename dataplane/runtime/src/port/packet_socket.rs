@@ -1,6 +1,7 @@
-//! AF_PACKET port I/O: a `TPACKET_V2` receive ring plus `sendmmsg` transmit,
-//! both carrying a `virtio_net_hdr` so GSO super-frames and partial
-//! checksums cross the switch without being segmented or checksummed.
+//! AF_PACKET port I/O: `recvmmsg` receive (or, configured, a `TPACKET_V2`
+//! receive ring) and `sendmmsg` transmit, all carrying a `virtio_net_hdr`
+//! so GSO super-frames and partial checksums cross the switch without
+//! being segmented or checksummed.
 //!
 //! Kernel references (the only ones cited here):
 //! - `Documentation/networking/packet_mmap.rst` (ring setup, frame layout,
