@@ -49,8 +49,10 @@
 # checksum offload the kernel drops TSO as well (its dependency); GSO stays
 # on, so the sender's stack still batches and segments in software just
 # before the veth, and every frame either switch sees is at most MTU-sized
-# with its checksum complete. tests/src/lab.rs and scripts/demo set up their
-# hosts the same way. The effective features are printed per case.
+# with its checksum complete. Only these "off" cases touch the hosts'
+# offloads (they measure the per-frame path); the "default" cases, the
+# tests and the demo keep what veth gives them. The effective features
+# are printed per case.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh

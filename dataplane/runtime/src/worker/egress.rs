@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arrayvec::ArrayVec;
-use vswitch_engine::offload::{Offload, Segmenter, VnetHeader};
+use vswitch_engine::offload::{Offload, Segmenter};
 use vswitch_engine::pipeline::{FrameRef, Output};
 use vswitch_engine::stats::BatchCounters;
 use vswitch_engine::{DropReason, Event, Frame, PortSet, Snapshot, Transmit};
@@ -139,12 +139,11 @@ pub(super) struct Deliver<'w> {
 }
 
 /// The virtio-net header bytes a frame leaves a packet socket with.
+/// (All zero, "no offloads", for a plain frame.)
 fn vnet_of(offload: Option<Offload>) -> [u8; VNET_HDR_LEN] {
     let mut out = [0u8; VNET_HDR_LEN];
     if let Some(o) = offload {
         o.to_vnet().write(&mut out);
-    } else {
-        VnetHeader::default().write(&mut out);
     }
     out
 }
