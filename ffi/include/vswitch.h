@@ -243,9 +243,16 @@
 #define VSW_DROP_BAD_OFFLOAD 15
 
 /**
+ * Per-port drop of the threaded daemon (the output port's interface is
+ * down or gone); never produced by this library, listed so counter ids
+ * stay the same.
+ */
+#define VSW_DROP_LINK_DOWN 16
+
+/**
  * Number of drop reasons: valid reasons are `0..VSW_DROP_COUNT`.
  */
-#define VSW_DROP_COUNT 16
+#define VSW_DROP_COUNT 17
 
 /**
  * Event: frames sent to one learned port (promiscuous copies included).

@@ -76,6 +76,7 @@ pub(crate) fn drop_code(r: DropReason) -> i32 {
         DropReason::HandoffFull => VSW_DROP_HANDOFF_FULL,
         DropReason::Truncated => VSW_DROP_TRUNCATED,
         DropReason::BadOffload => VSW_DROP_BAD_OFFLOAD,
+        DropReason::LinkDown => VSW_DROP_LINK_DOWN,
     }
 }
 
@@ -104,6 +105,7 @@ pub(crate) fn drop_name(r: DropReason) -> &'static CStr {
         DropReason::HandoffFull => c"handoff_full",
         DropReason::Truncated => c"truncated",
         DropReason::BadOffload => c"bad_offload",
+        DropReason::LinkDown => c"link_down",
     }
 }
 

@@ -126,8 +126,12 @@ pub const VSW_DROP_HANDOFF_FULL: i32 = 13;
 pub const VSW_DROP_TRUNCATED: i32 = 14;
 /// Offload metadata that does not fit the frame.
 pub const VSW_DROP_BAD_OFFLOAD: i32 = 15;
+/// Per-port drop of the threaded daemon (the output port's interface is
+/// down or gone); never produced by this library, listed so counter ids
+/// stay the same.
+pub const VSW_DROP_LINK_DOWN: i32 = 16;
 /// Number of drop reasons: valid reasons are `0..VSW_DROP_COUNT`.
-pub const VSW_DROP_COUNT: i32 = 16;
+pub const VSW_DROP_COUNT: i32 = 17;
 
 /// Event: frames sent to one learned port (promiscuous copies included).
 pub const VSW_EVENT_UNICAST: i32 = 0;

@@ -241,6 +241,10 @@ counter_enum! {
         /// offsets, an unsupported or inconsistent segmentation), on receive
         /// or when segmenting for a port without offloads.
         BadOffload => "bad_offload",
+        /// The output port's interface is down or gone (its transmit
+        /// failed with ENETDOWN/ENXIO, or the link watcher saw it go);
+        /// counted per port, the frame is not queued.
+        LinkDown => "link_down",
     }
 }
 

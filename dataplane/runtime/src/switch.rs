@@ -221,6 +221,20 @@ impl Switch {
         })
     }
 
+    /// Marks port `id` (owned by `worker`) down or up: while down, its
+    /// worker drops every frame for it (counted as `link_down`) rather
+    /// than queueing it, and does not wait for its transmit rings to
+    /// drain, so a dead interface costs no CPU. The port's sockets and
+    /// settings are untouched.
+    pub fn set_link_down(&self, id: PortId, worker: usize, down: bool) -> Result<(), SwitchError> {
+        let w = self
+            .workers
+            .get(worker)
+            .ok_or(SwitchError::NoWorker(worker))?;
+        w.set_link_down(id, down);
+        Ok(())
+    }
+
     /// Every worker's shared half (counters, load, port reports).
     pub fn workers(&self) -> &[Arc<WorkerShared>] {
         &self.workers

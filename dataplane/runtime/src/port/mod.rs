@@ -64,6 +64,18 @@ pub(crate) fn mtu(iface: &str) -> Result<u32, PortError> {
         .map_err(|_| ioerr(io::Error::other("unreadable MTU")))
 }
 
+/// Whether a send failed because the interface is down (`ENETDOWN`) or
+/// gone (`ENXIO`: an AF_XDP socket unbound by the interface's removal, or
+/// a packet socket whose bound ifindex no longer exists; `ENODEV`). Such
+/// a port will not take frames until its link is back: the worker drops
+/// what it has for it (counted as `link_down`) instead of retrying.
+pub fn is_link_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENETDOWN | libc::ENXIO | libc::ENODEV)
+    )
+}
+
 /// An open port of either driver.
 #[derive(Debug)]
 pub enum OpenPort {

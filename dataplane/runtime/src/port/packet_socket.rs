@@ -998,6 +998,12 @@ impl TxReport {
             Some(libc::EAGAIN | libc::ENOBUFS)
         )
     }
+
+    /// Whether the batch stopped because the interface is down or gone
+    /// ([`super::is_link_error`]).
+    pub fn link_down(&self) -> bool {
+        self.error.as_ref().is_some_and(super::is_link_error)
+    }
 }
 
 /// A batch of received frames still in their ring slots. Dropping it (or

@@ -624,7 +624,10 @@ impl Socket {
     }
 
     /// Asks the kernel to transmit what is in the tx ring (copy mode sends
-    /// only inside this call). Errors that mean "try again" are ignored.
+    /// only inside this call). Errors that mean "try again" are ignored;
+    /// `ENETDOWN` (interface down) and `ENXIO` (socket unbound: the
+    /// interface is gone) are returned, as [`super::is_link_error`] tells
+    /// them: the ring will not drain until the link is back.
     pub fn kick_tx(&self) -> io::Result<()> {
         // SAFETY: plain syscall on our fd with no buffer.
         let rc =
@@ -634,7 +637,7 @@ impl Socket {
         }
         let e = io::Error::last_os_error();
         match e.raw_os_error() {
-            Some(libc::EAGAIN | libc::EBUSY | libc::ENOBUFS | libc::ENETDOWN) => Ok(()),
+            Some(libc::EAGAIN | libc::EBUSY | libc::ENOBUFS) => Ok(()),
             _ => Err(e),
         }
     }

@@ -18,7 +18,7 @@ use vswitch_engine::stats::BatchCounters;
 use vswitch_engine::{DropReason, Event, Frame, PortSet, Snapshot, Transmit};
 
 use super::pool::FramePool;
-use super::{donated, Handoff, WorkerShared};
+use super::{donated, tx_fail_reason, Handoff, WorkerShared};
 use crate::limits::{BATCH_SIZE, MAX_PORTS};
 use crate::port::packet_socket::{TxFrame, VNET_HDR_LEN};
 use crate::port::xsk::{Umem, FRAME_SIZE, HEADROOM, MAX_CHUNK_FRAME_LEN};
@@ -69,6 +69,7 @@ impl Transmit for Router<'_> {
             snap: self.snap,
             me: self.me.index,
             workers: self.peers.len(),
+            down: self.me.links_down(),
         };
         let (pending, held) = (&mut *self.pending, &mut *self.held);
         let remote = owners.split(o.ports.difference(self.packet_ports), self.counters, |li| {
@@ -88,6 +89,9 @@ struct Owners<'w> {
     snap: &'w Snapshot,
     me: usize,
     workers: usize,
+    /// This worker's ports marked down: a closed one (its interface went
+    /// away) is a `link_down` drop, not an unknown port.
+    down: PortSet,
 }
 
 impl Owners<'_> {
@@ -116,6 +120,9 @@ impl Owners<'_> {
                             }
                         }
                     }
+                }
+                Some(w) if w == self.me && self.down.contains(p) => {
+                    counters.tx_drop(p, DropReason::LinkDown)
                 }
                 _ => counters.tx_drop(p, DropReason::PortUnknown),
             }
@@ -172,6 +179,7 @@ impl Deliver<'_> {
         for (_, ports) in deferred {
             targets = targets.union(ports.intersection(self.packet_ports));
         }
+        let down = self.me.links_down();
         for p in targets.iter() {
             let port = self.local[p.index()].and_then(|li| ports.get_mut(li as usize));
             let mut batch: ArrayVec<TxFrame<'_>, { 2 * BATCH_SIZE }> = ArrayVec::new();
@@ -183,12 +191,16 @@ impl Deliver<'_> {
                     });
                 }
             }
-            let sent = match port {
-                Some(OpenPort::Packet(port)) => port.socket.send_batch(&batch).sent,
-                _ => 0,
+            let (sent, reason) = match port {
+                _ if down.contains(p) => (0, DropReason::LinkDown),
+                Some(OpenPort::Packet(port)) => {
+                    let rep = port.socket.send_batch(&batch);
+                    (rep.sent, tx_fail_reason(rep.link_down()))
+                }
+                _ => (0, DropReason::TxRingFull),
             };
             for _ in sent..batch.len() {
-                self.counters.tx_drop(p, DropReason::TxRingFull);
+                self.counters.tx_drop(p, reason);
             }
         }
         // The rest: frames from a packet socket to AF_XDP ports and other
@@ -249,6 +261,7 @@ impl Deliver<'_> {
             snap: self.snap,
             me: self.me.index,
             workers: self.peers.len(),
+            down: self.me.links_down(),
         };
         let remote = owners.split(ports, self.counters, |li| mine.push(li));
         if let Some(off) = off {

@@ -99,6 +99,16 @@ fn donated(word: u64) -> (u32, u64) {
     ((word >> 32) as u32, Umem::chunk_base(word as u32))
 }
 
+/// How frames a packet socket did not take are counted: `link_down` when
+/// the send failed because the interface is down or gone.
+fn tx_fail_reason(link_down: bool) -> DropReason {
+    if link_down {
+        DropReason::LinkDown
+    } else {
+        DropReason::TxRingFull
+    }
+}
+
 /// What a worker reports about one of its ports.
 #[derive(Debug, Clone)]
 pub struct PortReport {
@@ -152,6 +162,10 @@ pub struct WorkerShared {
     generation: AtomicU64,
     wake_fd: RawFd,
     asleep: AtomicBool,
+    /// Ports whose link the control thread saw go down or away (a
+    /// [`PortSet`]'s bits): the worker queues nothing for them and does
+    /// not wait for their transmit rings to drain.
+    link_down: AtomicU64,
     commands: (Sender<Command>, Receiver<Command>),
     /// Its counters.
     pub stats: Arc<CachePadded<WorkerStats>>,
@@ -187,6 +201,7 @@ impl WorkerShared {
             generation: AtomicU64::new(0),
             wake_fd: fd,
             asleep: AtomicBool::new(false),
+            link_down: AtomicU64::new(0),
             commands: crossbeam_channel::unbounded(),
             stats: Arc::new(CachePadded::new(WorkerStats::default())),
             load: WorkerLoad::default(),
@@ -199,6 +214,23 @@ impl WorkerShared {
         // The receiver lives as long as `self`: sending cannot fail.
         let _ = self.commands.0.send(cmd);
         self.wake();
+    }
+
+    /// Marks port `id`'s link down (frames for it are dropped, counted as
+    /// `link_down`) or up again, and wakes the worker so it acts on it.
+    pub fn set_link_down(&self, id: PortId, down: bool) {
+        let bit = PortSet::one(id).0;
+        if down {
+            self.link_down.fetch_or(bit, Ordering::AcqRel);
+        } else {
+            self.link_down.fetch_and(!bit, Ordering::AcqRel);
+        }
+        self.wake();
+    }
+
+    /// Ports marked down by [`WorkerShared::set_link_down`].
+    pub(crate) fn links_down(&self) -> PortSet {
+        PortSet(self.link_down.load(Ordering::Relaxed))
     }
 
     fn wake(&self) {
@@ -311,6 +343,13 @@ struct Worker {
     engine: EngineWorker,
     counters: BatchCounters,
     epoch: Instant,
+    /// Ports not to transmit on this iteration: marked down by the control
+    /// thread, or found dead by a failed transmit (`tx_dead`).
+    down: PortSet,
+    /// Ports whose last transmit failed with a link error
+    /// (`port::is_link_error`). Forgotten once a second so a link that
+    /// came back is tried again even if the control thread missed it.
+    tx_dead: PortSet,
 }
 
 enum Flow {
@@ -340,6 +379,8 @@ impl Worker {
             engine: ctx.engine,
             counters: BatchCounters::default(),
             epoch: ctx.epoch,
+            down: PortSet::EMPTY,
+            tx_dead: PortSet::EMPTY,
         };
         w.fresh_umem()?;
         Ok(w)
@@ -496,6 +537,7 @@ impl Worker {
             if let Flow::Stop = self.handle_commands() {
                 break;
             }
+            self.down = self.me.links_down().union(self.tx_dead);
             let topo = self.engine.load();
             let now = prev.duration_since(self.epoch).as_secs() as u32;
             let mut work = 0;
@@ -548,6 +590,7 @@ impl Worker {
             if t.duration_since(last_report) >= Duration::from_secs(1) {
                 self.report(false);
                 last_report = t;
+                self.tx_dead = PortSet::EMPTY;
             }
         }
         self.close_all();
@@ -800,6 +843,8 @@ impl Worker {
                         self.pool.hold(addr, 1);
                         held = true;
                     }
+                    // Closed because its interface went away.
+                    None if self.down.contains(p) => self.counters.tx_drop(p, DropReason::LinkDown),
                     None => self.counters.tx_drop(p, DropReason::PortUnknown),
                 }
             }
@@ -846,9 +891,14 @@ impl Worker {
                     data,
                 });
             }
-            let sent = port.socket.send_batch(&batch).sent;
+            let (sent, reason) = if self.down.contains(p) {
+                (0, DropReason::LinkDown)
+            } else {
+                let rep = port.socket.send_batch(&batch);
+                (rep.sent, tx_fail_reason(rep.link_down()))
+            };
             for _ in sent..batch.len() {
-                self.counters.tx_drop(p, DropReason::TxRingFull);
+                self.counters.tx_drop(p, reason);
             }
         }
         for h in handoffs {
@@ -864,6 +914,17 @@ impl Worker {
                 continue;
             };
             let id = port.status.id;
+            if self.down.contains(id) {
+                // Nothing queued on a dead link: the kernel would refuse
+                // to send it (ENETDOWN, ENXIO) and the loop would spin
+                // waiting for the ring to drain.
+                for &(addr, _) in queue.iter() {
+                    self.pool.release(addr);
+                    self.counters.tx_drop(id, DropReason::LinkDown);
+                }
+                queue.clear();
+                continue;
+            }
             if !queue.is_empty() {
                 let sock = port.tx_socket();
                 let mut slots = sock.tx_reserve(queue.len() as u32);
@@ -882,8 +943,16 @@ impl Worker {
             // keep kicking while anything is waiting.
             for s in &mut port.sockets {
                 if s.tx_pending() > 0 && s.tx_needs_wakeup() {
-                    if let Err(e) = s.kick_tx() {
-                        tracing::debug!(port = %id, error = %e, "tx kick failed");
+                    match s.kick_tx() {
+                        Ok(()) => {}
+                        Err(e) if crate::port::is_link_error(&e) => {
+                            // Descriptors already in the ring stay there
+                            // (the kernel owns them) until the link is
+                            // back or the port is closed and reclaimed.
+                            self.tx_dead.insert(id);
+                            self.down.insert(id);
+                        }
+                        Err(e) => tracing::debug!(port = %id, error = %e, "tx kick failed"),
                     }
                 }
             }
@@ -948,13 +1017,14 @@ impl Worker {
         }
     }
 
-    /// Nothing in flight that needs the loop to keep running.
+    /// Nothing in flight that needs the loop to keep running. A port whose
+    /// link is down never drains its tx ring: it is not waited for.
     fn quiescent(&mut self) -> bool {
+        let down = self.down;
         self.me.inbox.is_empty()
-            && self
-                .ports
-                .iter_mut()
-                .all(|p| p.xsk_sockets().iter().all(|s| s.tx_pending() == 0))
+            && self.ports.iter_mut().all(|p| {
+                down.contains(p.status().id) || p.xsk_sockets().iter().all(|s| s.tx_pending() == 0)
+            })
     }
 
     fn sleep(&mut self) {
