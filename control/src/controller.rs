@@ -16,6 +16,7 @@ use vswitch_dataplane::switch::{Switch, SwitchConfig, SwitchError};
 use vswitch_dataplane::{EngineError, PortConfig, PortId, StaticEntry as EngineStatic};
 
 use crate::config::{self, ConfigFile, ValidConfig};
+use crate::link::{LinkEvent, LinkInfo, LinkState};
 use crate::model::port::{check_iface, check_port_name, PortPatch, PortSettings};
 use crate::model::switch::{FdbSettings, StaticEntry, SwitchSettings};
 use crate::model::value::{MacAddr, Vlan};
@@ -50,8 +51,14 @@ pub struct PortEntry {
     /// Worker that owns it.
     pub worker: usize,
     /// What the kernel gave it. `queues` is 0 while it has no sockets
-    /// (a re-bind failed with both drivers).
+    /// (a re-bind failed with both drivers, or its interface is gone).
     pub status: PortStatus,
+    /// Its interface's state, kept current by the link watcher
+    /// (control/src/link.rs).
+    pub link: LinkInfo,
+    /// Its sockets were closed because its interface went away: the link
+    /// watcher re-binds it when an interface of that name is back.
+    link_closed: bool,
 }
 
 /// Whether a port has sockets.
@@ -95,6 +102,8 @@ pub struct Controller {
     workers: Vec<usize>,
     baseline: StatsTotals,
     started: Instant,
+    /// Set by [`Controller::shutdown`]: link events change nothing after.
+    stopped: bool,
 }
 
 impl std::fmt::Debug for Controller {
@@ -156,12 +165,15 @@ impl Controller {
                 .engine_mut()
                 .add_port(p.id, config.clone(), i % nworkers)
                 .map_err(SwitchError::Engine)?;
+            let link = LinkInfo::probe(&status.iface);
             ports.push(PortEntry {
                 settings: p.settings,
                 id: p.id,
                 config,
                 worker: i % nworkers,
                 status,
+                link,
+                link_closed: false,
             });
         }
         for &(vlan, mac, port) in &valid.statics {
@@ -183,6 +195,7 @@ impl Controller {
             workers: valid.workers,
             baseline: StatsTotals::default(),
             started: Instant::now(),
+            stopped: false,
         })
     }
 
@@ -362,13 +375,20 @@ impl Controller {
             return Err(self.refused(e));
         }
         tracing::info!(port = %settings.name, worker, "port added");
+        let link = LinkInfo::probe(&settings.iface);
         self.ports.push(PortEntry {
             settings,
             id,
             config,
             worker,
             status,
+            link,
+            link_closed: false,
         });
+        // A port id is reused after port.del: start from "up"; the watcher
+        // says otherwise if the interface is down.
+        let _ = self.switch.set_link_down(id, worker, false);
+        self.mark_link(self.ports.len() - 1);
         Ok(self.ports.last().expect("just pushed"))
     }
 
@@ -390,6 +410,8 @@ impl Controller {
         if let Err(e) = self.switch.remove_port(entry.id, entry.worker) {
             tracing::error!(port = name, "closing the port failed: {e}");
         }
+        // The id may be reused by a later port.add.
+        let _ = self.switch.set_link_down(entry.id, entry.worker, false);
         remove_stale_xdp([entry.settings.iface.as_str()]);
         tracing::info!(port = name, "port removed");
         Ok(statics)
@@ -586,6 +608,148 @@ impl Controller {
         }
     }
 
+    /// Tells the dataplane whether port `i` may be sent to: not while its
+    /// link is not up (its worker then drops frames for it as
+    /// `link_down` and does not wait for its rings to drain).
+    fn mark_link(&self, i: usize) {
+        let p = &self.ports[i];
+        let down = p.link.state != LinkState::Up;
+        if let Err(e) = self.switch.set_link_down(p.id, p.worker, down) {
+            tracing::error!(port = %p.settings.name, "marking the link {} failed: {e}", p.link.state);
+        }
+    }
+
+    /// A link event from the watcher (control/src/link.rs): updates the
+    /// state of every port on that interface and acts on it.
+    ///
+    /// - down (admin down, no carrier): the port is marked down in the
+    ///   dataplane and its learned MACs are flushed; its sockets stay
+    ///   (both drivers' sockets survive an admin down and up).
+    /// - absent (deleted, moved to another namespace, renamed): its
+    ///   sockets are closed as well; its settings and static entries stay.
+    /// - present again, or under a new ifindex: the port is re-bound with
+    ///   its configured driver once the interface is administratively
+    ///   up, and forwards again when it is up.
+    /// - an MTU change is recorded (`status` shows it).
+    pub fn link_event(&mut self, ev: &LinkEvent) {
+        if self.stopped {
+            return;
+        }
+        for i in 0..self.ports.len() {
+            let p = &self.ports[i];
+            let renamed_away = ev.present
+                && ev.ifindex == p.link.ifindex
+                && p.link.state != LinkState::Absent
+                && ev.name != p.settings.iface;
+            if renamed_away {
+                let gone = LinkInfo {
+                    state: LinkState::Absent,
+                    admin_up: false,
+                    ifindex: 0,
+                    mtu: p.link.mtu,
+                };
+                self.apply_link(i, gone);
+            } else if ev.name == p.settings.iface {
+                let info = ev.info(p.link.mtu);
+                self.apply_link(i, info);
+            }
+        }
+    }
+
+    /// After a full dump of the links (at start, and after the kernel
+    /// dropped events): a port whose interface was not in it is absent.
+    pub fn links_present(&mut self, present: &std::collections::HashSet<String>) {
+        if self.stopped {
+            return;
+        }
+        for i in 0..self.ports.len() {
+            let p = &self.ports[i];
+            if !present.contains(&p.settings.iface) && p.link.state != LinkState::Absent {
+                let gone = LinkInfo {
+                    state: LinkState::Absent,
+                    admin_up: false,
+                    ifindex: 0,
+                    mtu: p.link.mtu,
+                };
+                self.apply_link(i, gone);
+            }
+        }
+    }
+
+    /// Retries the re-bind of ports whose interface is back but whose
+    /// re-bind failed (call about once a second).
+    pub fn retry_links(&mut self) {
+        if self.stopped {
+            return;
+        }
+        for i in 0..self.ports.len() {
+            let p = &self.ports[i];
+            if p.link_closed && p.link.state != LinkState::Absent && p.link.admin_up {
+                let link = p.link;
+                self.apply_link(i, link);
+            }
+        }
+    }
+
+    fn apply_link(&mut self, i: usize, new: LinkInfo) {
+        let was = self.ports[i].link;
+        let (id, worker) = (self.ports[i].id, self.ports[i].worker);
+        let name = self.ports[i].settings.name.clone();
+        let iface = self.ports[i].settings.iface.clone();
+        self.ports[i].link = new;
+        if new.mtu != was.mtu && new.state != LinkState::Absent {
+            tracing::info!(port = %name, iface = %iface, mtu = new.mtu, was = was.mtu, "interface MTU changed");
+        }
+        if new.state != was.state {
+            match new.state {
+                LinkState::Up => tracing::info!(port = %name, iface = %iface, "link up"),
+                LinkState::Down => tracing::warn!(port = %name, iface = %iface, "link down"),
+                LinkState::Absent => tracing::warn!(port = %name, iface = %iface, "interface gone"),
+            }
+        }
+        // Mark down first, so no frame is queued for sockets about to close.
+        self.mark_link(i);
+        if was.state == LinkState::Up && new.state != LinkState::Up {
+            // As a switch does on link down: MACs behind the port are no
+            // longer known to be there.
+            let now = self.switch.now_secs();
+            let flushed = self
+                .switch
+                .engine_mut()
+                .flush(FlushScope::Port(id), false, now);
+            tracing::debug!(port = %name, flushed, "learned MACs of a down port flushed");
+        }
+        // Sockets of an interface that is gone (or was replaced by one of
+        // the same name) serve nothing: close them, so the worker polls no
+        // dead fd and holds no dead rings.
+        let replaced =
+            new.state != LinkState::Absent && was.ifindex != 0 && new.ifindex != was.ifindex;
+        if (new.state == LinkState::Absent || replaced) && is_bound(&self.ports[i].status) {
+            if let Err(e) = self.switch.remove_port(id, worker) {
+                tracing::error!(port = %name, "closing the sockets of a gone interface failed: {e}");
+            }
+            unbind(&mut self.ports[i].status);
+            self.ports[i].link_closed = true;
+            self.refresh_worker(worker, id);
+            tracing::info!(port = %name, iface = %iface, "sockets closed; the port is re-bound when {iface} is back");
+        }
+        if self.ports[i].link_closed && new.state != LinkState::Absent && new.admin_up {
+            let driver = self.ports[i].settings.driver.choice();
+            match self.rebind(i, driver, driver) {
+                Ok(()) => {
+                    self.ports[i].link_closed = false;
+                    tracing::info!(port = %name, iface = %iface, ifindex = new.ifindex, "interface is back: port re-bound");
+                }
+                Err(e) => {
+                    // rebind() left it without sockets: retried on the
+                    // next event or by retry_links.
+                    tracing::debug!(port = %name, "re-bind after the interface came back failed: {e}");
+                }
+            }
+            self.mark_link(i);
+        }
+    }
+
     /// Adds (or replaces) a static FDB entry, in the table and the config.
     pub fn add_static(&mut self, entry: StaticEntry) -> Result<(), ControlError> {
         let (mac, vlan, port) = (entry.mac.mac(), entry.vlan.id(), entry.port.as_str());
@@ -680,6 +844,7 @@ impl Controller {
     /// Stops workers, closes sockets, removes the XDP programs. The
     /// controller answers nothing useful afterwards.
     pub fn shutdown(&mut self) {
+        self.stopped = true;
         let ifaces: Vec<String> = self
             .ports
             .iter()

@@ -1,7 +1,8 @@
 //! vswitch's control plane: the typed control model (settings as the
 //! file, the API and the controller all see them), the configuration
 //! file, the daemon's controller (configuration snapshots, aging,
-//! statistics) and its local control API.
+//! statistics), the link watcher that makes ports follow their
+//! interfaces, and its local control API.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -9,5 +10,6 @@
 pub mod api;
 pub mod config;
 pub mod controller;
+pub mod link;
 pub mod model;
 pub mod table;

@@ -67,43 +67,8 @@ impl Lab {
         let ns = format!("{}h{n}", self.prefix);
         let port_if = format!("{}s{n}", self.prefix);
         let mac = [0x02, 0, 0, 0, self.tag, n];
-        let mac_s = mac
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":");
         let ip = format!("198.18.0.{n}");
         must("ip", &["netns", "add", &ns]);
-        must(
-            "ip",
-            &[
-                "link", "add", &port_if, "type", "veth", "peer", "name", "eth0", "netns", &ns,
-            ],
-        );
-        must("ip", &["-n", &ns, "link", "set", "eth0", "address", &mac_s]);
-        must(
-            "ip",
-            &["-n", &ns, "addr", "add", &format!("{ip}/16"), "dev", "eth0"],
-        );
-        must("ip", &["-n", &ns, "link", "set", "lo", "up"]);
-        must("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
-        must("ip", &["link", "set", &port_if, "up"]);
-        // No IPv6 chatter (router solicitations, DAD) in frame-exact tests.
-        let _ = sh(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &ns,
-                "sysctl",
-                "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1",
-            ],
-        );
-        let _ = sh(
-            "sysctl",
-            &["-qw", &format!("net.ipv6.conf.{port_if}.disable_ipv6=1")],
-        );
         let h = Host {
             n,
             ns,
@@ -111,8 +76,35 @@ impl Lab {
             ip,
             mac,
         };
+        wire(&h);
         self.hosts.push(h.clone());
         h
+    }
+
+    /// Wires `host` again after its veth pair was deleted (`ip link del`
+    /// of its switch-side end takes the host's eth0 with it), the way an
+    /// operator re-creates a VM's cable: the pair is made in the root
+    /// namespace, the host end moved into the host's namespace, renamed
+    /// and configured with the same MAC and address. Its namespace must
+    /// still exist.
+    pub fn rewire(&self, host: &Host) {
+        let tmp = format!("{}t{}", self.prefix, host.n);
+        must(
+            "ip",
+            &[
+                "link",
+                "add",
+                &host.port_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &tmp,
+            ],
+        );
+        must("ip", &["link", "set", &tmp, "netns", &host.ns]);
+        must("ip", &["-n", &host.ns, "link", "set", &tmp, "name", "eth0"]);
+        configure(host);
     }
 
     /// A veth pair in the root namespace, `<prefix><a>` and `<prefix><b>`,
@@ -180,6 +172,60 @@ impl Lab {
             }
         }
     }
+}
+
+/// Creates `host`'s veth pair (host end `eth0` in its namespace, with its
+/// MAC and address) and brings both ends up.
+fn wire(host: &Host) {
+    let Host { ns, port_if, .. } = host;
+    must(
+        "ip",
+        &[
+            "link", "add", port_if, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ],
+    );
+    configure(host);
+}
+
+/// Gives `host`'s eth0 its MAC and address and brings both ends of its
+/// pair up.
+fn configure(host: &Host) {
+    let Host {
+        ns,
+        port_if,
+        ip,
+        mac,
+        ..
+    } = host;
+    let mac_s = mac
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    must("ip", &["-n", ns, "link", "set", "eth0", "address", &mac_s]);
+    must(
+        "ip",
+        &["-n", ns, "addr", "add", &format!("{ip}/16"), "dev", "eth0"],
+    );
+    must("ip", &["-n", ns, "link", "set", "lo", "up"]);
+    must("ip", &["-n", ns, "link", "set", "eth0", "up"]);
+    must("ip", &["link", "set", port_if, "up"]);
+    // No IPv6 chatter (router solicitations, DAD) in frame-exact tests.
+    let _ = sh(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            ns,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1",
+        ],
+    );
+    let _ = sh(
+        "sysctl",
+        &["-qw", &format!("net.ipv6.conf.{port_if}.disable_ipv6=1")],
+    );
 }
 
 impl Drop for Lab {

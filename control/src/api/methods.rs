@@ -239,7 +239,8 @@ fn status(c: &Controller) -> Status {
                 xdp: xdp_attach(&p.status),
                 mode: xdp_bind(&p.status),
                 queues: p.status.queues,
-                mtu: p.status.mtu,
+                link: p.link.state.to_string(),
+                mtu: p.link.mtu,
             })
             .collect(),
         fdb: FdbStatus {
@@ -259,7 +260,8 @@ fn port_info(e: &PortEntry) -> PortInfo {
         xdp: xdp_attach(&e.status),
         mode: xdp_bind(&e.status),
         queues: e.status.queues,
-        mtu: e.status.mtu,
+        link: e.link.state.to_string(),
+        mtu: e.link.mtu,
     }
 }
 
@@ -354,6 +356,8 @@ fn stats(c: &Controller) -> Stats {
                     .iter()
                     .find(|r| r.status.id == e.id)
                     .map(|r| kernel(&r.kernel)),
+                link: e.link.state.to_string(),
+                mtu: e.link.mtu,
             };
             (e.settings.name.clone(), stats)
         })

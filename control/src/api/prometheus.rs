@@ -80,6 +80,34 @@ pub fn render(stats: &Stats) -> String {
     }
     family(
         &mut out,
+        "vswitch_port_link_up",
+        "gauge",
+        "1 when a port's interface is up, 0 when it is down or absent.",
+    );
+    for (port, p) in &stats.ports {
+        let _ = writeln!(
+            out,
+            "vswitch_port_link_up{{port=\"{}\"}} {}",
+            escape(port),
+            u8::from(p.link == "up")
+        );
+    }
+    family(
+        &mut out,
+        "vswitch_port_mtu",
+        "gauge",
+        "A port's interface MTU now.",
+    );
+    for (port, p) in &stats.ports {
+        let _ = writeln!(
+            out,
+            "vswitch_port_mtu{{port=\"{}\"}} {}",
+            escape(port),
+            p.mtu
+        );
+    }
+    family(
+        &mut out,
         "vswitch_drops_total",
         "counter",
         "Frames (or output copies) dropped, by reason.",
@@ -162,7 +190,8 @@ mod tests {
             "ports": {"vm\"1": {"rx_packets": 5, "rx_bytes": 0, "rx_dropped": 0,
                 "tx_packets": 0, "tx_bytes": 9, "tx_dropped": 0,
                 "kernel": {"rx_dropped": 0, "rx_invalid_descs": 0, "tx_invalid_descs": 0,
-                    "rx_ring_full": 2, "rx_fill_ring_empty_descs": 0, "tx_ring_empty_descs": 0}}},
+                    "rx_ring_full": 2, "rx_fill_ring_empty_descs": 0, "tx_ring_empty_descs": 0},
+                "link": "down", "mtu": 1400}},
             "drops": {"runt": 3},
             "events": {"flood": 4},
             "workers": [{"index": 0, "cpu": 1, "busy_ns": 1_500_000_000u64,
@@ -175,6 +204,8 @@ mod tests {
         assert!(t.contains("vswitch_port_rx_packets_total{port=\"vm\\\"1\"} 5"));
         assert!(t.contains("vswitch_port_kernel_rx_ring_full_total{port=\"vm\\\"1\"} 2"));
         assert!(t.contains("vswitch_drops_total{reason=\"runt\"} 3"));
+        assert!(t.contains("vswitch_port_link_up{port=\"vm\\\"1\"} 0"));
+        assert!(t.contains("vswitch_port_mtu{port=\"vm\\\"1\"} 1400"));
         assert!(t.contains("vswitch_events_total{event=\"flood\"} 4"));
         assert!(t.contains("vswitch_worker_busy_seconds_total{worker=\"0\",cpu=\"1\"} 1.5"));
         assert!(t.contains("vswitch_fdb_entries 1"));

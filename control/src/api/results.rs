@@ -60,9 +60,12 @@ pub struct PortRuntime {
     pub xdp: String,
     /// Socket mode: copy or zero-copy ("-" without AF_XDP).
     pub mode: String,
-    /// Receive queues bound.
+    /// Receive queues bound (0 while the port has no sockets).
     pub queues: u32,
-    /// Interface MTU.
+    /// The interface: up, down (administratively, or no carrier) or
+    /// absent (no interface of that name).
+    pub link: String,
+    /// The interface's MTU now (the last one known while absent).
     pub mtu: u32,
 }
 
@@ -94,9 +97,12 @@ pub struct PortInfo {
     pub xdp: String,
     /// Socket mode: copy or zero-copy ("-" without AF_XDP).
     pub mode: String,
-    /// Receive queues bound.
+    /// Receive queues bound (0 while the port has no sockets).
     pub queues: u32,
-    /// Interface MTU.
+    /// The interface: up, down (administratively, or no carrier) or
+    /// absent (no interface of that name).
+    pub link: String,
+    /// The interface's MTU now (the last one known while absent).
     pub mtu: u32,
 }
 
@@ -252,6 +258,10 @@ pub struct PortStats {
     pub counters: PortCounters,
     /// The kernel's ring counters, when it reported them.
     pub kernel: Option<KernelCounters>,
+    /// The interface: up, down or absent (as in `status`).
+    pub link: String,
+    /// The interface's MTU now.
+    pub mtu: u32,
 }
 
 /// A worker's load in `stats.show`.

@@ -357,7 +357,7 @@ fn duration(secs: u64) -> String {
 /// The table of ports: each port's settings cells (DRIVER, the one asked
 /// for, is the last), then what it runs and where.
 fn port_table(ports: &[PortInfo]) -> String {
-    let runtime = ["IN_USE", "OFFLOADS", "WORKER", "XDP", "MODE"];
+    let runtime = ["LINK", "IN_USE", "OFFLOADS", "WORKER", "XDP", "MODE"];
     let mut columns: Vec<&str> = PortSettings::new("", "")
         .cells()
         .iter()
@@ -368,6 +368,7 @@ fn port_table(ports: &[PortInfo]) -> String {
     for p in ports {
         let mut row: Vec<String> = p.settings.cells().into_iter().map(|(_, _, v)| v).collect();
         row.extend([
+            p.link.clone(),
             p.driver_in_use.clone(),
             p.offloads.clone(),
             p.worker.to_string(),
@@ -465,7 +466,7 @@ fn status_human(r: &Status) -> String {
     out += &t.to_string();
     out += "\n";
     let mut t = Table::new(&[
-        "PORT", "IFACE", "WORKER", "DRIVER", "OFFLOADS", "XDP", "MODE", ">QUEUES", ">MTU",
+        "PORT", "IFACE", "LINK", "WORKER", "DRIVER", "OFFLOADS", "XDP", "MODE", ">QUEUES", ">MTU",
     ]);
     for p in &r.ports {
         // The driver it runs, and how it was chosen when not by name.
@@ -478,6 +479,7 @@ fn status_human(r: &Status) -> String {
         t.row(vec![
             p.name.clone(),
             p.iface.clone(),
+            p.link.clone(),
             p.worker.to_string(),
             driver,
             p.offloads.clone(),
@@ -499,7 +501,8 @@ fn port_show_human(r: &PortDetail) -> String {
         .map(|(k, _, v)| (k.to_string(), v))
         .collect();
     rows.extend([
-        ("driver_in_use".to_string(), i.driver_in_use.clone()),
+        ("link".to_string(), i.link.clone()),
+        ("driver_in_use".into(), i.driver_in_use.clone()),
         ("offloads".into(), i.offloads.clone()),
         ("worker".into(), i.worker.to_string()),
         ("xdp".into(), i.xdp.clone()),

@@ -102,6 +102,17 @@ fn main() -> ExitCode {
         "vswitchd running"
     );
     let controller = Arc::new(Mutex::new(controller));
+    // Link events: ports follow their interfaces down, away and back. The
+    // thread is not joined: it only blocks in recv, and once the
+    // controller is shut down the events it passes on change nothing.
+    if let Err(e) = vswitch_control::link::spawn(Arc::clone(&controller)) {
+        eprintln!("vswitchd: cannot watch link events (rtnetlink): {e}");
+        controller
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .shutdown();
+        return ExitCode::from(1);
+    }
     let server = match Server::start(&socket, group, Arc::clone(&controller)) {
         Ok(s) => s,
         Err(e) => {
@@ -114,14 +125,16 @@ fn main() -> ExitCode {
         }
     };
 
-    // The control loop: aging once a second, until a signal.
+    // The control loop: aging and re-bind retries once a second, until a
+    // signal.
     let mut tick = 0u64;
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
         tick += 1;
         if tick % 10 == 0 {
-            let c = controller.lock().unwrap_or_else(|e| e.into_inner());
+            let mut c = controller.lock().unwrap_or_else(|e| e.into_inner());
             c.sweep();
+            c.retry_links();
         }
     }
     tracing::info!("signal received: stopping");
