@@ -115,6 +115,50 @@ impl Lab {
         h
     }
 
+    /// Deletes host `h`'s veth pair and makes it again with the same
+    /// names, MAC and address (its namespace stays): an interface that
+    /// disappears and comes back, as when a VM's tap is recreated.
+    pub fn rewire(&self, h: &Host) -> Result<(), String> {
+        let run = |args: &[&str]| {
+            let (ok, out, err) = sh("ip", args);
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("ip {}: {err}{out}", args.join(" ")))
+            }
+        };
+        // Gone already is fine: deleting either end removes both.
+        let _ = sh("ip", &["link", "del", &h.port_if]);
+        let mac = h
+            .mac
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        run(&[
+            "link", "add", &h.port_if, "type", "veth", "peer", "name", "eth0", "netns", &h.ns,
+        ])?;
+        run(&["-n", &h.ns, "link", "set", "eth0", "address", &mac])?;
+        run(&[
+            "-n",
+            &h.ns,
+            "addr",
+            "add",
+            &format!("{}/16", h.ip),
+            "dev",
+            "eth0",
+        ])?;
+        run(&["-n", &h.ns, "link", "set", "eth0", "up"])?;
+        let _ = sh(
+            "sysctl",
+            &[
+                "-qw",
+                &format!("net.ipv6.conf.{}.disable_ipv6=1", h.port_if),
+            ],
+        );
+        run(&["link", "set", &h.port_if, "up"])
+    }
+
     /// A veth pair in the root namespace, `<prefix><a>` and `<prefix><b>`,
     /// both up: a cable between two switch ports (of two vswitchd
     /// processes, say). Removed with the lab.
