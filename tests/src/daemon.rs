@@ -96,6 +96,29 @@ impl Daemon {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
+    /// The file its output goes to.
+    pub fn log_path(&self) -> &std::path::Path {
+        &self.log
+    }
+
+    /// Its resident memory (VmRSS of /proc/PID/status) in KiB; None once
+    /// it has exited.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// Whether the process is still running (not exited, not reaped).
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// Its process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(Child::id).unwrap_or(0)
@@ -196,7 +219,7 @@ impl Daemon {
 }
 
 /// `s` without ANSI escape sequences (the log's colours).
-fn strip_ansi(s: &str) -> String {
+pub fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {

@@ -81,30 +81,48 @@ impl Lab {
         h
     }
 
-    /// Wires `host` again after its veth pair was deleted (`ip link del`
-    /// of its switch-side end takes the host's eth0 with it), the way an
-    /// operator re-creates a VM's cable: the pair is made in the root
-    /// namespace, the host end moved into the host's namespace, renamed
-    /// and configured with the same MAC and address. Its namespace must
-    /// still exist.
-    pub fn rewire(&self, host: &Host) {
-        let tmp = format!("{}t{}", self.prefix, host.n);
-        must(
-            "ip",
+    /// Deletes host `h`'s veth pair and makes it again with the same
+    /// names, MAC and address (its namespace stays): an interface that
+    /// disappears and comes back, as when a VM's tap is recreated.
+    pub fn rewire(&self, h: &Host) -> Result<(), String> {
+        let run = |args: &[&str]| {
+            let (ok, out, err) = sh("ip", args);
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("ip {}: {err}{out}", args.join(" ")))
+            }
+        };
+        // Gone already is fine: deleting either end removes both.
+        let _ = sh("ip", &["link", "del", &h.port_if]);
+        let mac = h
+            .mac
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        run(&[
+            "link", "add", &h.port_if, "type", "veth", "peer", "name", "eth0", "netns", &h.ns,
+        ])?;
+        run(&["-n", &h.ns, "link", "set", "eth0", "address", &mac])?;
+        run(&[
+            "-n",
+            &h.ns,
+            "addr",
+            "add",
+            &format!("{}/16", h.ip),
+            "dev",
+            "eth0",
+        ])?;
+        run(&["-n", &h.ns, "link", "set", "eth0", "up"])?;
+        let _ = sh(
+            "sysctl",
             &[
-                "link",
-                "add",
-                &host.port_if,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &tmp,
+                "-qw",
+                &format!("net.ipv6.conf.{}.disable_ipv6=1", h.port_if),
             ],
         );
-        must("ip", &["link", "set", &tmp, "netns", &host.ns]);
-        must("ip", &["-n", &host.ns, "link", "set", &tmp, "name", "eth0"]);
-        configure(host);
+        run(&["link", "set", &h.port_if, "up"])
     }
 
     /// A veth pair in the root namespace, `<prefix><a>` and `<prefix><b>`,

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod lab;
 pub mod netns;
 pub mod raw;
+pub mod soak;
 pub mod transfer;
 
 use std::sync::{Mutex, MutexGuard};
@@ -55,11 +56,18 @@ pub fn require_root() {
     );
 }
 
-/// Path of a workspace binary built next to the running test.
+/// Path of a workspace binary built next to the running test (or next to
+/// the running binary, for the soak).
 pub fn bin(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>; a binary
+    // (target/<profile>/soak) already sits beside the others.
+    let dir = exe.parent().expect("target dir");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("target dir")
+    } else {
+        dir
+    };
     let p = dir.join(name);
     assert!(
         p.exists(),

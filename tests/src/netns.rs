@@ -8,14 +8,25 @@ use std::os::fd::AsRawFd;
 
 /// Runs `f` on a thread inside namespace `ns` (from `ip netns add`).
 pub fn run_in<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    try_run_in(ns, f).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `f` on a thread inside namespace `ns`, or says why it could not
+/// enter it (the namespace is gone).
+pub fn try_run_in<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
     let path = format!("/var/run/netns/{ns}");
     std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+        let file = std::fs::File::open(&path).map_err(|e| format!("open {path}: {e}"))?;
         // SAFETY: valid namespace fd; affects only this thread.
         let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        f()
+        if rc != 0 {
+            return Err(format!("setns {path}: {}", std::io::Error::last_os_error()));
+        }
+        Ok(f())
     })
     .join()
-    .expect("namespace thread panicked")
+    .map_err(|_| "namespace thread panicked".to_string())?
 }

@@ -35,21 +35,32 @@ pub struct RawSock {
 }
 
 impl RawSock {
-    /// Opens a socket on `iface` inside namespace `ns`.
+    /// Opens a socket on `iface` inside namespace `ns`; panics on failure.
     pub fn open(ns: &str, iface: &str) -> RawSock {
+        RawSock::try_open(ns, iface).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Opens a socket on `iface` inside namespace `ns`, or says why not
+    /// (for interfaces that come and go, as in the soak).
+    pub fn try_open(ns: &str, iface: &str) -> Result<RawSock, String> {
         let iface = iface.to_string();
-        let fd = crate::netns::run_in(ns, move || {
+        let fd = crate::netns::try_run_in(ns, move || {
+            let err = |what: &str| format!("{what}: {}", std::io::Error::last_os_error());
             // SAFETY: plain socket syscall.
             let fd = unsafe {
                 libc::socket(libc::AF_PACKET, libc::SOCK_RAW, (ETH_P_ALL.to_be()) as i32)
             };
-            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            if fd < 0 {
+                return Err(err("socket"));
+            }
             // SAFETY: fd is a fresh, owned descriptor.
             let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            let name = std::ffi::CString::new(iface.clone()).expect("iface name");
+            let name = std::ffi::CString::new(iface.clone()).map_err(|e| e.to_string())?;
             // SAFETY: valid C string.
             let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-            assert!(ifindex != 0, "no interface {iface}");
+            if ifindex == 0 {
+                return Err(format!("no interface {iface}"));
+            }
             // SAFETY: zeroed sockaddr_ll filled below, with its size.
             let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
             sll.sll_family = libc::AF_PACKET as u16;
@@ -63,7 +74,9 @@ impl RawSock {
                     std::mem::size_of::<libc::sockaddr_ll>() as u32,
                 )
             };
-            assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+            if rc != 0 {
+                return Err(err("bind"));
+            }
             let one: libc::c_int = 1;
             // SAFETY: int option with its size.
             unsafe {
@@ -75,13 +88,20 @@ impl RawSock {
                     4,
                 )
             };
-            fd
-        });
-        RawSock { fd }
+            Ok(fd)
+        })??;
+        Ok(RawSock { fd })
     }
 
-    /// Sends one frame as is.
+    /// Sends one frame as is; panics on failure.
     pub fn send(&self, frame: &[u8]) {
+        if let Err(e) = self.try_send(frame) {
+            panic!("send: {e}");
+        }
+    }
+
+    /// Sends one frame as is, or says why not (the interface went away).
+    pub fn try_send(&self, frame: &[u8]) -> std::io::Result<()> {
         // SAFETY: sending from a live slice on our socket.
         let n = unsafe {
             libc::send(
@@ -91,12 +111,16 @@ impl RawSock {
                 0,
             )
         };
-        assert_eq!(
-            n,
-            frame.len() as isize,
-            "send: {}",
-            std::io::Error::last_os_error()
-        );
+        if n == frame.len() as isize {
+            Ok(())
+        } else if n < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Err(std::io::Error::other(format!(
+                "sent {n} of {} bytes",
+                frame.len()
+            )))
+        }
     }
 
     /// Receives the next incoming frame (tag restored) within `timeout`.

@@ -147,7 +147,7 @@ fn deleted_interface_comes_back(driver: &str, prefix: &str) {
         problems.push(format!("MACs learned on p2 outlived its interface: {fdb}"));
     }
     drop(stream);
-    lab.rewire(&b);
+    lab.rewire(&b).expect("re-create the veth pair");
     let t = Instant::now();
     let back = wait_until(10.0, || lab.ping(&a, &b, 1));
     println!(
