@@ -22,7 +22,6 @@
 mod egress;
 mod pool;
 
-use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,6 +40,7 @@ use crate::limits::{BATCH_SIZE, MAX_PORTS};
 use crate::port::afxdp::AfXdpPort;
 use crate::port::packet::PacketPort;
 use crate::port::packet_socket::{Received, TxFrame, VNET_HDR_LEN};
+use crate::port::wake::Wake;
 use crate::port::xsk::{SocketConfig, Umem, UmemArea, Written, XskStats, FRAME_SIZE, HEADROOM};
 use crate::port::{Driver, DriverChoice, OpenPort, PortSpec, PortStatus};
 use egress::{Deferred, Deliver, Router};
@@ -50,7 +50,7 @@ use pool::{FramePool, UmemSpares};
 /// microsecond, so this is tens of microseconds of spinning).
 const IDLE_SPINS: u32 = 256;
 /// Longest sleep: bounds how stale port statistics can get when idle.
-const SLEEP_MS: i32 = 100;
+const SLEEP_MS: u64 = 100;
 /// Chunks kept back from fill rings for spares and hand-off donations.
 const RESERVE: usize = 2 * BATCH_SIZE;
 /// Free chunks a worker keeps offered to other workers.
@@ -130,7 +130,7 @@ pub struct WorkerShared {
     /// other workers write hand-offs into it, so it lives as long as any
     /// worker can reach this struct.
     area: Arc<UmemArea>,
-    wake_fd: RawFd,
+    wake: Wake,
     asleep: AtomicBool,
     commands: (Sender<Command>, Receiver<Command>),
     /// Its counters.
@@ -154,15 +154,11 @@ impl WorkerShared {
     /// of `frames` chunks.
     pub fn new(index: usize, frames: u32) -> std::io::Result<Arc<WorkerShared>> {
         let area = Arc::new(UmemArea::new(frames, DONATE * 2, INBOX)?);
-        // SAFETY: plain syscall; the fd is closed in Drop.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        let wake = Wake::new()?;
         Ok(Arc::new(WorkerShared {
             index,
             area,
-            wake_fd: fd,
+            wake,
             asleep: AtomicBool::new(false),
             commands: crossbeam_channel::unbounded(),
             stats: Arc::new(CachePadded::new(WorkerStats::default())),
@@ -179,22 +175,7 @@ impl WorkerShared {
     }
 
     fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writing 8 bytes from a local to our eventfd.
-        unsafe { libc::write(self.wake_fd, &one as *const u64 as *const libc::c_void, 8) };
-    }
-
-    fn drain_wake(&self) {
-        let mut v: u64 = 0;
-        // SAFETY: reading 8 bytes into a local from our non-blocking eventfd.
-        unsafe { libc::read(self.wake_fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
-    }
-}
-
-impl Drop for WorkerShared {
-    fn drop(&mut self) {
-        // SAFETY: our eventfd, closed once.
-        unsafe { libc::close(self.wake_fd) };
+        self.wake.wake();
     }
 }
 
@@ -985,25 +966,11 @@ impl Worker {
             self.me.asleep.store(false, Ordering::SeqCst);
             return;
         }
-        let mut fds: Vec<libc::pollfd> = self
-            .ports
-            .iter()
-            .flat_map(OpenPort::poll_fds)
-            .map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        fds.push(libc::pollfd {
-            fd: self.me.wake_fd,
-            events: libc::POLLIN,
-            revents: 0,
-        });
-        // SAFETY: fds is a valid array of pollfd of the given length.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, SLEEP_MS) };
+        self.me
+            .wake
+            .sleep(&self.ports, Duration::from_millis(SLEEP_MS));
         self.me.asleep.store(false, Ordering::SeqCst);
-        self.me.drain_wake();
+        self.me.wake.drain();
     }
 
     /// Publishes port statuses and kernel counters for the control thread.
