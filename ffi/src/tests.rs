@@ -154,10 +154,8 @@ fn lab_c() -> Vec<(u8, vsw_port_config, Option<&'static CStr>)> {
     let cfg = |mode, vlan| {
         let mut c = std::mem::MaybeUninit::<vsw_port_config>::uninit();
         // SAFETY: `c` is writable; init fills every field on success.
-        assert_eq!(
-            unsafe { vsw_port_config_init(c.as_mut_ptr(), mode, vlan) },
-            VSW_OK
-        );
+        let rc = unsafe { vsw_port_config_init(c.as_mut_ptr(), mode, vlan) };
+        assert_eq!(rc, VSW_OK);
         // SAFETY: initialized by the successful call above.
         unsafe { c.assume_init() }
     };

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod exchange;
 pub mod port;
 pub mod switch;
 pub mod worker;

@@ -11,6 +11,7 @@
 pub mod afxdp;
 pub mod packet;
 pub mod packet_socket;
+pub mod wake;
 pub mod xsk;
 
 use core::fmt;

@@ -28,6 +28,9 @@ use std::ptr::{self, NonNull};
 use std::rc::Rc;
 
 use libxdp_sys as sys;
+use vswitch_engine::PortSet;
+
+use crate::exchange::{Claim, Exchange};
 
 /// Bytes per UMEM chunk (one frame buffer). 4096 is one page and the
 /// largest chunk that native XDP on veth accepts (its peer MTU caps at
@@ -115,35 +118,54 @@ fn neg_errno(rc: i32) -> io::Error {
 }
 
 /// The memory behind a UMEM: `frames` chunks of [`FRAME_SIZE`] bytes in
-/// one anonymous mapping. It is separate from the kernel registration
-/// ([`Umem`]) because it must outlive it: other workers write hand-off
-/// frames into it, so it stays mapped until every worker is gone, and a
-/// worker that rebuilds its UMEM registers the same memory again.
+/// one anonymous mapping, and the [`Exchange`] through which its worker
+/// lends chunks to other workers. It is separate from the kernel
+/// registration ([`Umem`]) because it must outlive it: other workers write
+/// hand-off frames into it, so it stays mapped until every worker is gone,
+/// and a worker that rebuilds its UMEM registers the same memory again.
 pub struct UmemArea {
     ptr: NonNull<u8>,
     len: usize,
     frames: u32,
+    exchange: Exchange<Written>,
 }
 
-// SAFETY: the mapping is plain memory; who may touch which chunk is
-// governed by the ownership rule in the module docs, not by threads.
+/// What a worker says about a chunk of another worker's UMEM it wrote a
+/// frame into (at [`HEADROOM`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Written {
+    /// The frame's length.
+    pub len: u32,
+    /// The owner's ports to send it on.
+    pub ports: PortSet,
+}
+
+// SAFETY: the mapping is plain memory owned by this struct until Drop; who
+// may touch which chunk is governed by the ownership rule in the module
+// docs and the exchange's contract, not by which thread holds the struct.
 unsafe impl Send for UmemArea {}
-// SAFETY: as above.
+// SAFETY: shared access only forms slices over chunks their holder owns
+// (the module docs' rule): `write_claimed` only under a live claim of this
+// area's exchange, `Umem::chunk_mut` only for the owning worker's chunks.
 unsafe impl Sync for UmemArea {}
 
 impl std::fmt::Debug for UmemArea {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UmemArea")
             .field("frames", &self.frames)
+            .field("exchange", &self.exchange)
             .finish()
     }
 }
 
 impl UmemArea {
-    /// Maps `frames` chunks (lazily backed: pages are touched on use).
-    pub fn new(frames: u32) -> io::Result<UmemArea> {
+    /// Maps `frames` chunks (lazily backed: pages are touched on use),
+    /// with an exchange that lends up to `donations` of them at once and
+    /// queues up to `inbox` written ones.
+    pub fn new(frames: u32, donations: usize, inbox: usize) -> io::Result<UmemArea> {
         let len = frames as usize * FRAME_SIZE;
-        // SAFETY: anonymous private mapping; no file, no aliasing.
+        // SAFETY: an anonymous private mapping: no file, no existing memory
+        // is affected; the result is checked before use.
         let ptr = unsafe {
             libc::mmap(
                 ptr::null_mut(),
@@ -159,7 +181,12 @@ impl UmemArea {
         }
         let ptr =
             NonNull::new(ptr as *mut u8).ok_or_else(|| io::Error::other("mmap returned null"))?;
-        Ok(UmemArea { ptr, len, frames })
+        Ok(UmemArea {
+            ptr,
+            len,
+            frames,
+            exchange: Exchange::new(donations, inbox),
+        })
     }
 
     /// Number of chunks.
@@ -167,25 +194,39 @@ impl UmemArea {
         self.frames
     }
 
-    /// Copies `data` into the chunk at `base`, starting `start` bytes in.
-    /// Returns `false` (writing nothing) if it would not fit.
+    /// The exchange that lends this area's chunks.
+    pub fn exchange(&self) -> &Exchange<Written> {
+        &self.exchange
+    }
+
+    /// Copies `data` into the chunk `claim` holds, starting `start` bytes
+    /// in. Returns `false` (writing nothing) if it would not fit, or if the
+    /// claim is not of this area's exchange.
     ///
-    /// # Safety
-    /// The caller must own the chunk (see the module docs): e.g. it was
-    /// handed over through a queue by the worker whose area this is.
-    pub unsafe fn write(&self, base: u64, start: usize, data: &[u8]) -> bool {
-        let (base, end) = (base as usize, start + data.len());
-        if base % FRAME_SIZE != 0 || base >= self.len || end > FRAME_SIZE {
+    /// This is the only way into a lent chunk: the claim is the proof that
+    /// nobody else, the owner and the kernel included, uses the chunk
+    /// until the claim ends (see [`crate::exchange`]).
+    pub fn write_claimed(&self, claim: &Claim<'_, Written>, start: usize, data: &[u8]) -> bool {
+        if !ptr::eq(claim.exchange(), &self.exchange) || claim.chunk() >= self.frames {
             return false;
         }
-        debug_assert!(base + end <= self.len);
-        // SAFETY: bounds checked above; exclusive by the caller's contract.
+        let Some(end) = start.checked_add(data.len()) else {
+            return false;
+        };
+        if end > FRAME_SIZE {
+            return false;
+        }
+        let at = claim.chunk() as usize * FRAME_SIZE + start;
+        debug_assert!(at + data.len() <= self.len);
+        // SAFETY: in bounds: the chunk is below `frames` and start + len
+        // fits in a chunk, checked above. Exclusive: a live claim of this
+        // area's own exchange (checked above) means the owner has lent the
+        // chunk and cannot use it again, rebuild or not, until the claim
+        // is sent or dropped (the exchange's contract, steps 1–6), and no
+        // other claim holds the same chunk (each donation is popped once).
+        // `data` is a separate borrow, so the ranges cannot overlap.
         unsafe {
-            ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                self.ptr.as_ptr().add(base + start),
-                data.len(),
-            );
+            ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(at), data.len());
         }
         true
     }

@@ -18,10 +18,10 @@ use vswitch_engine::stats::BatchCounters;
 use vswitch_engine::{DropReason, Event, Frame, PortSet, Snapshot, Transmit};
 
 use super::pool::FramePool;
-use super::{donated, tx_fail_reason, Handoff, WorkerShared};
+use super::{tx_fail_reason, WorkerShared};
 use crate::limits::{BATCH_SIZE, MAX_PORTS};
 use crate::port::packet_socket::{TxFrame, VNET_HDR_LEN};
-use crate::port::xsk::{Umem, FRAME_SIZE, HEADROOM, MAX_CHUNK_FRAME_LEN};
+use crate::port::xsk::{Umem, Written, FRAME_SIZE, HEADROOM, MAX_CHUNK_FRAME_LEN};
 use crate::port::OpenPort;
 
 /// An output that could not be handed over while the engine ran: the
@@ -307,7 +307,9 @@ impl Deliver<'_> {
 }
 
 /// Copies `data` into a chunk the target worker donated and queues it on
-/// the target's inbox; counts a drop per port when that is not possible.
+/// the target's inbox; counts a drop per port when that is not possible
+/// (nothing donated, a donation from before the target's last UMEM
+/// rebuild, a full inbox).
 pub(super) fn handoff(
     target: &WorkerShared,
     data: &[u8],
@@ -319,35 +321,27 @@ pub(super) fn handoff(
             counters.tx_drop(p, DropReason::HandoffFull);
         }
     };
-    let Some(word) = target.blank.pop() else {
+    let Ok(claim) = target.area.exchange().claim() else {
         drop_all(counters);
         return;
     };
-    let (generation, base) = donated(word);
-    // SAFETY: popping the chunk from the target's donation queue handed it
-    // to us until we push it to the target's inbox; the area is mapped for
-    // as long as `target` is reachable.
-    if !unsafe { target.area.write(base, HEADROOM, data) } {
-        let _ = target.blank.push(word);
+    // Dropping the claim unsent (a frame too long, a full inbox) gives
+    // the chunk back to the target's donations.
+    if !target.area.write_claimed(&claim, HEADROOM, data) {
         drop_all(counters);
         return;
     }
-    let h = Handoff {
-        base,
-        generation,
+    let written = Written {
         len: data.len() as u32,
         ports,
     };
-    match target.inbox.push(h) {
+    match claim.send(written) {
         Ok(()) => {
             counters.event(Event::Handoff, 1);
             if target.asleep.load(Ordering::SeqCst) {
                 target.wake();
             }
         }
-        Err(_) => {
-            let _ = target.blank.push(word);
-            drop_all(counters);
-        }
+        Err(_) => drop_all(counters),
     }
 }

@@ -10,22 +10,24 @@
 //! and an eventfd, so an idle worker costs next to nothing.
 //!
 //! Hand-off between workers copies once: each worker donates free chunks
-//! of its own UMEM through a lock-free queue; a sender pops one, writes the
-//! frame into it and pushes the descriptor onto the owner's inbox queue.
+//! of its own UMEM through its [`crate::exchange::Exchange`]; a sender
+//! claims one, writes the frame into it and sends it to the owner's inbox.
+//! The exchange's contract keeps a chunk lent before a UMEM rebuild from
+//! being written while the rebuilt UMEM uses it: after a rebuild the
+//! worker's free list stays empty (the fence) until every claim made
+//! before it has ended.
 
 #![allow(unsafe_code)]
 
 mod egress;
 mod pool;
 
-use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arrayvec::ArrayVec;
 use crossbeam_channel::{Receiver, Sender};
-use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::CachePadded;
 
 use vswitch_engine::frame::{FrameExt, SparePool};
@@ -33,11 +35,13 @@ use vswitch_engine::offload::{repair_partial_checksum, Offload, Repair, VnetHead
 use vswitch_engine::stats::{BatchCounters, WorkerStats};
 use vswitch_engine::{DropReason, EngineWorker, Event, Frame, PortId, PortSet, Snapshot};
 
+use crate::exchange::Delivery;
 use crate::limits::{BATCH_SIZE, MAX_PORTS};
 use crate::port::afxdp::AfXdpPort;
 use crate::port::packet::PacketPort;
 use crate::port::packet_socket::{Received, TxFrame, VNET_HDR_LEN};
-use crate::port::xsk::{SocketConfig, Umem, UmemArea, XskStats, FRAME_SIZE, HEADROOM};
+use crate::port::wake::Wake;
+use crate::port::xsk::{SocketConfig, Umem, UmemArea, Written, XskStats, FRAME_SIZE, HEADROOM};
 use crate::port::{Driver, DriverChoice, OpenPort, PortSpec, PortStatus};
 use egress::{Deferred, Deliver, Router};
 use pool::{FramePool, UmemSpares};
@@ -46,7 +50,7 @@ use pool::{FramePool, UmemSpares};
 /// microsecond, so this is tens of microseconds of spinning).
 const IDLE_SPINS: u32 = 256;
 /// Longest sleep: bounds how stale port statistics can get when idle.
-const SLEEP_MS: i32 = 100;
+const SLEEP_MS: u64 = 100;
 /// Chunks kept back from fill rings for spares and hand-off donations.
 const RESERVE: usize = 2 * BATCH_SIZE;
 /// Free chunks a worker keeps offered to other workers.
@@ -68,18 +72,6 @@ pub struct WorkerSetup {
     pub socket: SocketConfig,
 }
 
-/// A frame handed from one worker to another: a chunk of the receiver's
-/// UMEM, already written, and the receiver's ports to send it on. The
-/// generation is the receiver's UMEM generation the chunk was donated
-/// under: after a rebuild, older chunks belong to nobody's accounting.
-#[derive(Debug, Clone, Copy)]
-struct Handoff {
-    base: u64,
-    generation: u32,
-    len: u32,
-    ports: PortSet,
-}
-
 /// Receive buffers one AF_XDP socket may hold: a worker's `frames` UMEM
 /// chunks, less what transmit, spares and hand-offs need, split evenly
 /// between its `sockets`; never more than a fill ring holds, never less
@@ -88,15 +80,6 @@ fn fill_share(frames: usize, sockets: usize, ring_size: u32) -> u32 {
     let usable = frames.saturating_sub(2 * RESERVE + DONATE);
     let share = usable / sockets.max(1);
     share.clamp(2 * BATCH_SIZE, ring_size as usize) as u32
-}
-
-/// Donated chunks travel as one word: generation << 32 | chunk index.
-fn donation(generation: u32, base: u64) -> u64 {
-    ((generation as u64) << 32) | Umem::chunk_index(base) as u64
-}
-
-fn donated(word: u64) -> (u32, u64) {
-    ((word >> 32) as u32, Umem::chunk_base(word as u32))
 }
 
 /// How frames a packet socket did not take are counted: `link_down` when
@@ -153,14 +136,11 @@ pub enum Command {
 pub struct WorkerShared {
     /// The worker's index.
     pub index: usize,
-    inbox: ArrayQueue<Handoff>,
-    blank: ArrayQueue<u64>,
-    /// The worker's UMEM memory: other workers write hand-offs into it, so
-    /// it lives as long as any worker can reach this struct.
+    /// The worker's UMEM memory and the exchange that lends its chunks:
+    /// other workers write hand-offs into it, so it lives as long as any
+    /// worker can reach this struct.
     area: Arc<UmemArea>,
-    /// Bumped on every UMEM rebuild.
-    generation: AtomicU64,
-    wake_fd: RawFd,
+    wake: Wake,
     asleep: AtomicBool,
     /// Ports whose link the control thread saw go down or away (a
     /// [`PortSet`]'s bits): the worker queues nothing for them and does
@@ -187,19 +167,12 @@ impl WorkerShared {
     /// A worker's shared half (before its thread starts), with a UMEM area
     /// of `frames` chunks.
     pub fn new(index: usize, frames: u32) -> std::io::Result<Arc<WorkerShared>> {
-        let area = Arc::new(UmemArea::new(frames)?);
-        // SAFETY: plain syscall; the fd is closed in Drop.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        let area = Arc::new(UmemArea::new(frames, DONATE * 2, INBOX)?);
+        let wake = Wake::new()?;
         Ok(Arc::new(WorkerShared {
             index,
-            inbox: ArrayQueue::new(INBOX),
-            blank: ArrayQueue::new(DONATE * 2),
             area,
-            generation: AtomicU64::new(0),
-            wake_fd: fd,
+            wake,
             asleep: AtomicBool::new(false),
             link_down: AtomicU64::new(0),
             commands: crossbeam_channel::unbounded(),
@@ -234,22 +207,7 @@ impl WorkerShared {
     }
 
     fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writing 8 bytes from a local to our eventfd.
-        unsafe { libc::write(self.wake_fd, &one as *const u64 as *const libc::c_void, 8) };
-    }
-
-    fn drain_wake(&self) {
-        let mut v: u64 = 0;
-        // SAFETY: reading 8 bytes into a local from our non-blocking eventfd.
-        unsafe { libc::read(self.wake_fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
-    }
-}
-
-impl Drop for WorkerShared {
-    fn drop(&mut self) {
-        // SAFETY: our eventfd, closed once.
-        unsafe { libc::close(self.wake_fd) };
+        self.wake.wake();
     }
 }
 
@@ -319,6 +277,9 @@ struct Worker {
     /// leaves the UMEM's own socket bound, so the UMEM is rebuilt.
     anchor: Option<PortId>,
     pool: FramePool,
+    /// The pool is empty until the exchange settles after a UMEM rebuild:
+    /// chunks lent before it may still be being written by other workers.
+    fenced: bool,
     ports: Vec<OpenPort>,
     local: [Option<u8>; MAX_PORTS],
     /// Local ports with a packet socket (no UMEM descriptors).
@@ -367,6 +328,7 @@ impl Worker {
             umem: None,
             anchor: None,
             pool: FramePool::new(0),
+            fenced: false,
             ports: Vec::new(),
             local: [None; MAX_PORTS],
             packet_ports: PortSet::EMPTY,
@@ -395,12 +357,16 @@ impl Worker {
                     self.setup.index
                 )
             })?;
-        // Chunks donated or handed off under the old generation are
-        // dropped by whoever meets them next.
-        self.me.generation.fetch_add(1, Ordering::AcqRel);
-        self.pool = FramePool::new(frames);
-        // Donated chunks of the old UMEM are meaningless now.
-        while self.me.blank.pop().is_some() {}
+        // Every chunk is ours again, but one lent to another worker before
+        // now may still be being written: no chunk is used (fill ring,
+        // spare, donation) before the exchange settles (its contract,
+        // steps 5-6). Hand-offs still queued are dropped as stale.
+        self.fenced = !self.me.area.exchange().rebuild();
+        self.pool = if self.fenced {
+            FramePool::empty(frames)
+        } else {
+            FramePool::new(frames)
+        };
         self.umem = Some(umem);
         self.anchor = None;
         Ok(())
@@ -465,6 +431,24 @@ impl Worker {
                 })
                 .collect();
             tracing::info!(worker = self.setup.index, port = %id, "closing the UMEM's anchor port: rebuilding the worker's UMEM");
+            // Frames queued for the other ports, or in their tx rings
+            // still unsent, go with the sockets: count them as drops (the
+            // port is gone for that moment, as for hand-offs that arrive
+            // while it is reopened).
+            for (li, port) in self.ports.iter_mut().enumerate() {
+                let pid = port.status().id;
+                let queued = self.pending.get(li).map_or(0, Vec::len) as u64;
+                let unsent: u64 = port
+                    .xsk_sockets()
+                    .iter()
+                    .map(|s| u64::from(s.tx_pending()))
+                    .sum();
+                if pid != id {
+                    for _ in 0..queued + unsent {
+                        self.counters.tx_drop(pid, DropReason::PortUnknown);
+                    }
+                }
+            }
             self.close_all();
             if let Err(e) = self.fresh_umem() {
                 tracing::error!("{e}");
@@ -504,6 +488,16 @@ impl Worker {
         }
     }
 
+    /// Lowers the fence once no claim made before the last rebuild is in
+    /// flight. Returns whether it is still up.
+    fn settle(&mut self) -> bool {
+        if self.fenced && self.me.area.exchange().settle() {
+            self.pool = FramePool::new(self.pool.frames() as u32);
+            self.fenced = false;
+        }
+        self.fenced
+    }
+
     fn reindex(&mut self) {
         self.local = [None; MAX_PORTS];
         self.packet_ports = PortSet::EMPTY;
@@ -538,6 +532,7 @@ impl Worker {
                 break;
             }
             self.down = self.me.links_down().union(self.tx_dead);
+            let fenced = self.settle();
             let topo = self.engine.load();
             let now = prev.duration_since(self.epoch).as_secs() as u32;
             let mut work = 0;
@@ -574,7 +569,9 @@ impl Worker {
                 idle = 0;
             } else {
                 idle += 1;
-                if idle >= IDLE_SPINS && self.quiescent() {
+                // While fenced, spin: the claims it waits for are a copy
+                // each.
+                if idle >= IDLE_SPINS && !fenced && self.quiescent() {
                     self.sleep();
                     idle = 0;
                     // Time asleep counts toward total, never toward busy.
@@ -820,21 +817,27 @@ impl Worker {
         const MAX: usize = 4 * BATCH_SIZE;
         // Hand-offs for this worker's packet ports: sent from their chunks
         // once the inbox is drained, one sendmmsg per port.
-        let mut for_packet: ArrayVec<Handoff, MAX> = ArrayVec::new();
+        let mut for_packet: ArrayVec<(u64, Written), MAX> = ArrayVec::new();
+        let me = Arc::clone(&self.me);
+        let exchange = me.area.exchange();
         let mut n = 0;
         while n < MAX {
-            let Some(h) = self.me.inbox.pop() else {
+            let Some(r) = exchange.receive() else {
                 break;
             };
             n += 1;
-            if h.generation != self.me.generation.load(Ordering::Acquire) as u32 {
-                // Written into a chunk of a UMEM since rebuilt.
-                for p in h.ports.iter() {
-                    self.counters.tx_drop(p, DropReason::HandoffFull);
+            let (base, h) = match r {
+                Delivery::Parcel(p) => (Umem::chunk_base(p.chunk), p.meta),
+                Delivery::Stale(h) => {
+                    // Written into a chunk lent before a rebuild: the
+                    // chunk is the rebuilt pool's now; only count it.
+                    for p in h.ports.iter() {
+                        self.counters.tx_drop(p, DropReason::HandoffFull);
+                    }
+                    continue;
                 }
-                continue;
-            }
-            let addr = h.base + HEADROOM as u64;
+            };
+            let addr = base + HEADROOM as u64;
             let mut held = false;
             for p in h.ports.difference(self.packet_ports).iter() {
                 match self.local[p.index()] {
@@ -852,10 +855,10 @@ impl Worker {
                 self.pool.hold(addr, 1);
                 held = true;
                 // At most MAX hand-offs are popped: never full.
-                let _ = for_packet.try_push(h);
+                let _ = for_packet.try_push((base, h));
             }
             if !held {
-                self.pool.put(h.base);
+                self.pool.put(base);
             }
         }
         if !for_packet.is_empty() {
@@ -866,13 +869,13 @@ impl Worker {
 
     /// Sends hand-offs to this worker's packet ports, then lets go of
     /// their chunks.
-    fn send_handoffs(&mut self, handoffs: &[Handoff]) {
+    fn send_handoffs(&mut self, handoffs: &[(u64, Written)]) {
         let Some(umem) = self.umem.as_ref() else {
             return;
         };
         let targets = handoffs
             .iter()
-            .fold(PortSet::EMPTY, |acc, h| acc.union(h.ports))
+            .fold(PortSet::EMPTY, |acc, (_, h)| acc.union(h.ports))
             .intersection(self.packet_ports);
         for p in targets.iter() {
             let Some(OpenPort::Packet(port)) =
@@ -881,10 +884,10 @@ impl Worker {
                 continue;
             };
             let mut batch: ArrayVec<TxFrame<'_>, { 4 * BATCH_SIZE }> = ArrayVec::new();
-            for h in handoffs.iter().filter(|h| h.ports.contains(p)) {
+            for (base, h) in handoffs.iter().filter(|(_, h)| h.ports.contains(p)) {
                 // SAFETY: the chunk is ours (held above) until released
                 // below; only read here.
-                let chunk = unsafe { umem.chunk_mut(h.base) };
+                let chunk = unsafe { umem.chunk_mut(*base) };
                 let data = &chunk[HEADROOM..HEADROOM + h.len as usize];
                 let _ = batch.try_push(TxFrame {
                     vnet: [0; VNET_HDR_LEN],
@@ -901,8 +904,8 @@ impl Worker {
                 self.counters.tx_drop(p, reason);
             }
         }
-        for h in handoffs {
-            self.pool.release(h.base + HEADROOM as u64);
+        for (base, _) in handoffs {
+            self.pool.release(base + HEADROOM as u64);
         }
     }
 
@@ -1007,10 +1010,10 @@ impl Worker {
         if self.peers.len() < 2 {
             return;
         }
-        let generation = self.me.generation.load(Ordering::Acquire) as u32;
-        while self.me.blank.len() < DONATE && self.pool.available() > 2 * RESERVE {
+        let exchange = self.me.area.exchange();
+        while exchange.donated() < DONATE && self.pool.available() > 2 * RESERVE {
             let Some(base) = self.pool.take() else { break };
-            if self.me.blank.push(donation(generation, base)).is_err() {
+            if exchange.donate(Umem::chunk_index(base)).is_err() {
                 self.pool.put(base);
                 break;
             }
@@ -1021,7 +1024,7 @@ impl Worker {
     /// link is down never drains its tx ring: it is not waited for.
     fn quiescent(&mut self) -> bool {
         let down = self.down;
-        self.me.inbox.is_empty()
+        self.me.area.exchange().inbox_is_empty()
             && self.ports.iter_mut().all(|p| {
                 down.contains(p.status().id) || p.xsk_sockets().iter().all(|s| s.tx_pending() == 0)
             })
@@ -1029,29 +1032,15 @@ impl Worker {
 
     fn sleep(&mut self) {
         self.me.asleep.store(true, Ordering::SeqCst);
-        if !self.me.inbox.is_empty() || !self.me.commands.1.is_empty() {
+        if !self.me.area.exchange().inbox_is_empty() || !self.me.commands.1.is_empty() {
             self.me.asleep.store(false, Ordering::SeqCst);
             return;
         }
-        let mut fds: Vec<libc::pollfd> = self
-            .ports
-            .iter()
-            .flat_map(OpenPort::poll_fds)
-            .map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        fds.push(libc::pollfd {
-            fd: self.me.wake_fd,
-            events: libc::POLLIN,
-            revents: 0,
-        });
-        // SAFETY: fds is a valid array of pollfd of the given length.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, SLEEP_MS) };
+        self.me
+            .wake
+            .sleep(&self.ports, Duration::from_millis(SLEEP_MS));
         self.me.asleep.store(false, Ordering::SeqCst);
-        self.me.drain_wake();
+        self.me.wake.drain();
     }
 
     /// Publishes port statuses and kernel counters for the control thread.

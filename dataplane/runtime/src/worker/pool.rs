@@ -26,6 +26,15 @@ impl FramePool {
         }
     }
 
+    /// A pool of `frames` chunks none of which is free yet (a UMEM rebuild
+    /// waiting for claims of the old generation to end).
+    pub(crate) fn empty(frames: u32) -> FramePool {
+        FramePool {
+            free: Vec::with_capacity(frames as usize),
+            refs: vec![0; frames as usize],
+        }
+    }
+
     /// Chunks in all.
     pub(crate) fn frames(&self) -> usize {
         self.refs.len()
