@@ -95,21 +95,21 @@ fn a_second_daemon_leaves_the_running_ones_interfaces_alone() {
     let out = run_refused(&cfg_b);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "B must not start: {err}");
+    assert!(
+        lab.ping(&h1, &h2, 3),
+        "A still forwards after B gave up (B said: {err})\n{}",
+        a.log_tail(20)
+    );
     assert_eq!(
         (xdp_prog(&h1.port_if), xdp_prog(&h2.port_if)),
         progs,
-        "A's programs untouched (B said: {err})"
+        "A's programs untouched"
     );
     assert_eq!(
         xdp_prog(&h3.port_if),
         None,
         "B attached nothing on {}",
         h3.port_if
-    );
-    assert!(
-        lab.ping(&h1, &h2, 3),
-        "A still forwards after B gave up\n{}",
-        a.log_tail(20)
     );
     assert!(
         err.contains(&format!("process {}", a.pid())) && err.contains(&h1.port_if),
@@ -157,15 +157,15 @@ fn a_refused_port_add_changes_nothing() {
             json!({"name": "stolen", "iface": h1.port_if, "vlan": 10, "driver": driver}),
         );
         let (_, message) = r.expect_err("B must refuse A's interface");
+        assert!(
+            lab.ping(&h1, &h2, 3),
+            "driver {driver}: A still forwards (B said: {message})\n{}",
+            a.log_tail(20)
+        );
         assert_eq!(
             (xdp_prog(&h1.port_if), xdp_prog(&h2.port_if)),
             progs,
-            "driver {driver}: A's programs untouched (B said: {message})"
-        );
-        assert!(
-            lab.ping(&h1, &h2, 3),
-            "driver {driver}: A still forwards\n{}",
-            a.log_tail(20)
+            "driver {driver}: A's programs untouched"
         );
         assert!(
             message.contains(&format!("process {}", a.pid())),
