@@ -272,6 +272,22 @@ pub fn decide(
     }
 }
 
+/// Whether `record` is garbage: the program it names is no longer in
+/// `attached` (its interface's programs; none if the interface is gone)
+/// and nobody running can still want it (its owner is dead, or is this
+/// process, which records under the lock and so is never half way). A
+/// dead owner's record of a program still attached is no garbage: it is
+/// what lets a restart remove that program.
+pub fn is_garbage(
+    record: &Record,
+    attached: &[AttachedProgram],
+    me: Process,
+    running: impl Fn(&Process) -> bool,
+) -> bool {
+    !attached.iter().any(|p| p.id == record.prog_id)
+        && (record.owner == me || !running(&record.owner))
+}
+
 /// Which driver is about to open the interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Use {
@@ -431,13 +447,48 @@ impl Records {
     fn remove(&self, iface: &Interface) {
         let _ = fs::remove_file(self.path(iface));
     }
+
+    /// Removes the garbage records ([`is_garbage`]) of network namespace
+    /// `netns` (another namespace's interfaces cannot be looked up from
+    /// here): those of interfaces deleted, or whose program was removed,
+    /// after their owner died. Call under the lock. Returns how many
+    /// went.
+    pub fn sweep(&self, netns: u64, me: Process) -> usize {
+        let Ok(dir) = fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let suffix = format!(".net{netns}");
+        let mut removed = 0;
+        for entry in dir.filter_map(Result::ok) {
+            let file = entry.file_name();
+            let file = file.to_string_lossy();
+            if !file.starts_with("if") || !file.ends_with(&suffix) {
+                continue;
+            }
+            let Ok(record) = fs::read_to_string(entry.path())
+                .map_err(|e| e.to_string())
+                .and_then(|t| Record::parse(&t))
+            else {
+                continue;
+            };
+            if record.iface.netns != netns {
+                continue;
+            }
+            // An interface that is gone has no programs.
+            let attached = xsk::attached_programs(record.iface.ifindex).unwrap_or_default();
+            if is_garbage(&record, &attached, me, Process::is_running)
+                && fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        removed
+    }
 }
 
-/// What is on `iface` and what its record says, read under no lock.
+/// The interface and what its programs and record decide.
 struct Found {
     iface: Interface,
-    attached: Vec<AttachedProgram>,
-    record: Option<Record>,
     verdict: Verdict,
 }
 
@@ -457,12 +508,7 @@ fn inspect(records: &Records, name: &str, me: Process) -> Result<Found, OwnerErr
         })
     };
     let verdict = decide(&attached, record.as_ref(), me, Process::is_running);
-    Ok(Found {
-        iface,
-        attached,
-        record,
-        verdict,
-    })
+    Ok(Found { iface, verdict })
 }
 
 /// The refusal for `verdict` by a port of kind `use_`, if any.
@@ -552,13 +598,13 @@ pub fn claim_in(records: Records, name: &str, use_: Use) -> Result<Claim, OwnerE
                 "removed a stale XDP program that a vswitchd which is no longer running left behind"
             );
         }
-    } else if let Some(r) = &found.record {
-        // A record for a program no longer attached is dead weight once
-        // its owner is gone.
-        if !found.attached.iter().any(|p| p.id == r.prog_id)
-            && (r.owner == me || !r.owner.is_running())
-        {
-            records.remove(&found.iface);
+    }
+    if lock.is_some() {
+        // Records of interfaces deleted after their owner died would
+        // otherwise stay until reboot (/run is a tmpfs).
+        let swept = records.sweep(found.iface.netns, me);
+        if swept > 0 {
+            tracing::debug!(swept, "removed XDP ownership records nobody needs");
         }
     }
     Ok(Claim {
@@ -769,6 +815,72 @@ mod tests {
             decide(&[prog(9), offloaded], Some(&r), ME, all_running),
             Verdict::InUse { .. }
         ));
+    }
+
+    #[test]
+    fn a_record_is_garbage_once_its_program_is_gone_and_nobody_wants_it() {
+        let dead = record(9, OTHER);
+        assert!(is_garbage(&dead, &[], ME, none_running));
+        assert!(is_garbage(&dead, &[prog(10)], ME, none_running));
+        // Still attached: the record is what lets a restart remove it.
+        assert!(!is_garbage(&dead, &[prog(9)], ME, none_running));
+        // A running owner's record is its own business.
+        assert!(!is_garbage(&dead, &[], ME, all_running));
+        // Ours, program gone: garbage; attached: a live port's.
+        let ours = record(9, ME);
+        assert!(is_garbage(&ours, &[], ME, all_running));
+        assert!(!is_garbage(&ours, &[prog(9)], ME, all_running));
+    }
+
+    #[test]
+    fn sweep_removes_dead_owners_records_of_deleted_interfaces_only() {
+        let dir = std::env::temp_dir().join(format!("vswitch-xdp-sweep-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let records = Records::at(&dir);
+        let me = Process::current().expect("/proc/self/stat");
+        // pid 1 runs; a pid with the wrong start time does not.
+        let init = fs::read_to_string("/proc/1/stat")
+            .ok()
+            .and_then(|t| parse_stat(&t))
+            .map(|s| Process {
+                pid: 1,
+                start: s.start,
+            })
+            .expect("/proc/1/stat");
+        let gone = |ifindex: u32, netns: u64, owner: Process| Record {
+            iface: Interface {
+                name: format!("gone{ifindex}"),
+                // No interface has these indexes.
+                ifindex,
+                netns,
+            },
+            prog_id: 9,
+            owner,
+        };
+        let dead_owner = Process {
+            pid: 1,
+            start: init.start + 1,
+        };
+        let dead = gone(999_001, 7, dead_owner);
+        let running = gone(999_002, 7, init);
+        let other_ns = gone(999_003, 8, dead_owner);
+        for r in [&dead, &running, &other_ns] {
+            records.write(r).expect("write");
+        }
+        fs::write(dir.join("if999004.net7"), "not a record").expect("write");
+        assert_eq!(records.sweep(7, me), 1);
+        assert_eq!(
+            records.read(&dead.iface),
+            Ok(None),
+            "dead owner, interface gone"
+        );
+        assert_eq!(records.read(&running.iface), Ok(Some(running.clone())));
+        assert_eq!(records.read(&other_ns.iface), Ok(Some(other_ns.clone())));
+        assert!(
+            dir.join("if999004.net7").exists(),
+            "unreadable files are left"
+        );
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
