@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use vswitch_dataplane::fdb::FlushScope;
 use vswitch_dataplane::limits::MAX_PORTS;
-use vswitch_dataplane::port::xsk;
-use vswitch_dataplane::port::{DriverChoice, PortSpec, PortStatus};
+use vswitch_dataplane::port::xdp_owner::{self, OwnerError, Use};
+use vswitch_dataplane::port::{Driver, DriverChoice, PortSpec, PortStatus};
 use vswitch_dataplane::stats::StatsTotals;
 use vswitch_dataplane::switch::{Switch, SwitchConfig, SwitchError};
 use vswitch_dataplane::{EngineError, PortConfig, PortId, StaticEntry as EngineStatic};
@@ -78,6 +78,15 @@ pub enum StartError {
     /// The switch (workers, sockets) failed.
     #[error(transparent)]
     Switch(#[from] SwitchError),
+    /// A port's interface belongs to another switch or program.
+    #[error("port {port:?}: {source}")]
+    Interface {
+        /// The port.
+        port: String,
+        /// Why.
+        #[source]
+        source: OwnerError,
+    },
     /// A static entry could not be added.
     #[error("static FDB entry {mac} in VLAN {vlan}: {message}")]
     Static {
@@ -115,24 +124,25 @@ impl std::fmt::Debug for Controller {
     }
 }
 
-/// Removes XDP programs a killed run left on `ifaces`; logs each one.
-pub fn remove_stale_xdp<'a>(ifaces: impl IntoIterator<Item = &'a str>) {
-    for iface in ifaces {
-        match xsk::detach_xdp(iface) {
-            Ok(true) => tracing::warn!(
-                iface,
-                "removed a stale XDP program (left by a vswitchd that was killed?)"
-            ),
-            Ok(false) => {}
-            Err(e) => tracing::debug!(iface, error = %e, "could not check for a stale XDP program"),
-        }
-    }
-}
-
 impl Controller {
     /// Starts the switch from a validated config: opens every port, adds
-    /// static entries, publishes the first snapshot. All or nothing.
+    /// static entries, publishes the first snapshot. All or nothing:
+    /// every interface's XDP hook is checked before any port opens, so a
+    /// refused start touches no interface; a port that fails later closes
+    /// the ones opened before it (their programs and records go with
+    /// them).
     pub fn start(valid: ValidConfig, path: PathBuf) -> Result<Controller, StartError> {
+        for p in &valid.ports {
+            let iface = p.settings.iface.as_str();
+            let use_ = match p.settings.driver.choice().resolve(iface) {
+                Driver::AfXdp => Use::AfXdp,
+                Driver::Packet => Use::Packet,
+            };
+            xdp_owner::check(iface, use_).map_err(|source| StartError::Interface {
+                port: p.settings.name.clone(),
+                source,
+            })?;
+        }
         let cfg = SwitchConfig::new(valid.workers.clone(), valid.fdb_config());
         let nworkers = valid.workers.len();
         // Ports go round-robin over workers, in file order.
@@ -350,8 +360,9 @@ impl Controller {
             .ok_or_else(|| {
                 ControlError::Conflict(format!("the switch already has {MAX_PORTS} ports"))
             })?;
-        // A program left on the interface would make the bind fail.
-        remove_stale_xdp([settings.iface.as_str()]);
+        // The worker refuses an interface another switch or program holds
+        // (dataplane/runtime/src/port/xdp_owner.rs) before it opens
+        // anything, so a refusal changes nothing.
         let status = self
             .switch
             .add_port(
@@ -412,7 +423,6 @@ impl Controller {
         }
         // The id may be reused by a later port.add.
         let _ = self.switch.set_link_down(entry.id, entry.worker, false);
-        remove_stale_xdp([entry.settings.iface.as_str()]);
         tracing::info!(port = name, "port removed");
         Ok(statics)
     }
@@ -507,9 +517,6 @@ impl Controller {
             ControlError::Failed(format!("port {name:?}: closing its sockets failed: {e}"))
         })?;
         let open = |switch: &Switch, driver: DriverChoice| {
-            // A program left on the interface would make an AF_XDP bind
-            // fail (libxdp detaches it with the last socket, normally).
-            remove_stale_xdp([iface.as_str()]);
             switch.add_port(
                 PortSpec {
                     id,
@@ -841,18 +848,11 @@ impl Controller {
         Ok(path)
     }
 
-    /// Stops workers, closes sockets, removes the XDP programs. The
-    /// controller answers nothing useful afterwards.
+    /// Stops workers, closes sockets, removes the XDP programs (each
+    /// AF_XDP port removes the program it recorded as its own, and only
+    /// that one). The controller answers nothing useful afterwards.
     pub fn shutdown(&mut self) {
         self.stopped = true;
-        let ifaces: Vec<String> = self
-            .ports
-            .iter()
-            .map(|p| p.settings.iface.clone())
-            .collect();
         self.switch.shutdown();
-        // libxdp detaches its program with the last socket of an
-        // interface; make sure nothing is left either way.
-        remove_stale_xdp(ifaces.iter().map(String::as_str));
     }
 }

@@ -50,6 +50,17 @@ pub enum ServeError {
     },
 }
 
+/// Refuses a control socket path another daemon answers on. vswitchd
+/// asks this before it opens any port, so a second daemon on the same
+/// socket goes away without touching an interface; [`Server::start`]
+/// checks again when it binds.
+pub fn check_free(path: &Path) -> Result<(), ServeError> {
+    if path.exists() && UnixStream::connect(path).is_ok() {
+        return Err(ServeError::InUse(path.to_path_buf()));
+    }
+    Ok(())
+}
+
 impl Server {
     /// Binds `path` and starts accepting clients.
     pub fn start(

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
-use vswitch_control::api::server::Server;
+use vswitch_control::api::server::{self, Server};
 use vswitch_control::config;
-use vswitch_control::controller::{remove_stale_xdp, Controller};
+use vswitch_control::controller::Controller;
 
 /// Userspace AF_XDP Ethernet switch.
 #[derive(Parser, Debug)]
@@ -78,8 +78,15 @@ fn main() -> ExitCode {
         eprintln!("vswitchd: cannot start: {}: {e}", args.config.display());
         return ExitCode::from(1);
     }
-    remove_stale_xdp(valid.ports.iter().map(|p| p.settings.iface.as_str()));
     let socket = valid.switch.control_socket.clone();
+    // Before any port opens: a daemon that cannot serve must not touch
+    // an interface. (Each port's XDP hook is checked by Controller::start:
+    // another switch's or someone else's program is refused, a killed
+    // switch's leftover removed; see dataplane/runtime/src/port/xdp_owner.rs.)
+    if let Err(e) = server::check_free(&socket) {
+        eprintln!("vswitchd: cannot start: {e}");
+        return ExitCode::from(1);
+    }
     let group = loaded.host.control_gid;
     let controller = match Controller::start(loaded.config, args.config.clone()) {
         Ok(c) => c,

@@ -4,6 +4,7 @@
 
 use std::io;
 
+use super::xdp_owner::{self, Ownership, Use};
 use super::xsk::{Socket, SocketConfig, Umem, XskStats, MAX_CHUNK_FRAME_LEN};
 use super::{Driver, Offloads, PortError, PortSpec, PortStatus};
 use crate::limits::VLAN_TAG_LEN;
@@ -18,6 +19,11 @@ pub struct AfXdpPort {
     pub status: PortStatus,
     /// Round-robin cursor over sockets for transmit.
     tx_next: usize,
+    /// The XDP program libxdp attached, recorded as ours. Declared after
+    /// `sockets` so it drops after them: the last socket makes libxdp
+    /// detach the program, then this removes the record (and the
+    /// program, had libxdp left it).
+    owner: Option<Ownership>,
 }
 
 /// Number of receive queues of `iface` (from sysfs).
@@ -43,10 +49,15 @@ impl AfXdpPort {
         };
         let mtu = super::mtu(&spec.iface)?;
         let queues = rx_queues(&spec.iface).map_err(ioerr)?;
+        // Refuses (touching nothing) if another switch or someone else
+        // holds the XDP hook; holds the record lock until the program
+        // libxdp attaches is recorded.
+        let claim = xdp_owner::claim(&spec.iface, Use::AfXdp)?;
         let mut sockets = Vec::with_capacity(queues as usize);
         for q in 0..queues {
             sockets.push(Socket::new(umem, &spec.iface, q, cfg)?);
         }
+        let owner = claim.record()?;
         let first = &sockets[0];
         let status = PortStatus {
             id: spec.id,
@@ -67,7 +78,13 @@ impl AfXdpPort {
             sockets,
             status,
             tx_next: 0,
+            owner,
         })
+    }
+
+    /// The id of the XDP program the port recorded as its own, if any.
+    pub fn xdp_prog_id(&self) -> Option<u32> {
+        self.owner.as_ref().map(Ownership::prog_id)
     }
 
     /// The socket to transmit on next (round robin over queues).

@@ -7,11 +7,16 @@
 //! - [`packet`]: a packet socket with virtio-net headers (wrapped once in
 //!   [`packet_socket`]); super-frames and partial checksums cross the
 //!   switch whole, one lookup per super-frame.
+//!
+//! Before either opens, [`xdp_owner`] checks who owns the XDP program on
+//! the interface: a port never takes an interface from another switch
+//! and never removes a program it cannot prove is a dead switch's.
 
 pub mod afxdp;
 pub mod packet;
 pub mod packet_socket;
 pub mod wake;
+pub mod xdp_owner;
 pub mod xsk;
 
 use core::fmt;
@@ -37,6 +42,10 @@ pub enum PortError {
     /// An AF_XDP socket could not be bound.
     #[error(transparent)]
     Socket(#[from] SocketError),
+    /// The interface's XDP hook belongs to someone else, or ownership
+    /// could not be checked ([`xdp_owner`]).
+    #[error(transparent)]
+    Owner(#[from] xdp_owner::OwnerError),
     /// The packet socket could not be opened.
     #[error("interface {iface}: {source}")]
     Packet {

@@ -3,9 +3,13 @@
 //! metadata (a TCP super-frame of up to 64 KiB, a partial checksum) and
 //! leave with it, so bulk traffic crosses the switch one super-frame at a
 //! time and the far kernel gets it whole. The right driver for veth and
-//! tap, whose senders offload by default.
+//! tap, whose senders offload by default. It attaches no XDP program;
+//! it only clears a dead switch's leftover, which would swallow its
+//! traffic, and stays off an interface a running switch owns
+//! ([`super::xdp_owner`]).
 
 use super::packet_socket::{PacketConfig, PacketSocket};
+use super::xdp_owner::{self, Use};
 use super::xsk::XskStats;
 use super::{Driver, Offloads, PortError, PortSpec, PortStatus};
 use crate::limits::VLAN_TAG_LEN;
@@ -25,6 +29,7 @@ impl PacketPort {
     /// super-frame.
     pub fn open(spec: &PortSpec, worker: usize) -> Result<PacketPort, PortError> {
         let mtu = super::mtu(&spec.iface)?;
+        drop(xdp_owner::claim(&spec.iface, Use::Packet)?);
         let socket =
             PacketSocket::open(&spec.iface, &PacketConfig::default()).map_err(|source| {
                 PortError::Packet {

@@ -47,6 +47,7 @@ pub const MAX_CHUNK_FRAME_LEN: usize = FRAME_SIZE - HEADROOM;
 /// `XDP_FLAGS_*` from linux/if_link.h (not in the bindings).
 const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
 const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+const XDP_FLAGS_HW_MODE: u32 = 1 << 3;
 
 /// Where the XDP program that feeds a socket runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1017,42 +1018,149 @@ impl ConsSlot for CompSlot {
     }
 }
 
-/// Removes any XDP program from `iface` in both native and generic mode
-/// (what `ip link set dev IF xdp off` does). Returns whether one was there.
-pub fn detach_xdp(iface: &str) -> io::Result<bool> {
-    let ifindex = ifindex(iface)?;
-    let mut found = false;
-    for flags in [XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE] {
-        // SAFETY: zeroed query opts with their size set, as libbpf expects.
-        let mut opts: sys::bpf_xdp_query_opts = unsafe { std::mem::zeroed() };
-        opts.sz = std::mem::size_of::<sys::bpf_xdp_query_opts>() as _;
-        // SAFETY: valid ifindex and opts.
-        let rc = unsafe { sys::bpf_xdp_query(ifindex as i32, flags as i32, &mut opts) };
-        let attached = rc == 0 && opts.attach_mode != 0;
-        if attached {
-            found = true;
-        }
-        // SAFETY: valid ifindex; null opts allowed.
-        let rc = unsafe { sys::bpf_xdp_detach(ifindex as i32, flags, ptr::null()) };
-        if rc != 0 && attached {
-            return Err(neg_errno(rc));
-        }
-    }
-    Ok(found)
+/// Where an attached XDP program runs (the kernel keeps one slot per
+/// mode; native and generic never hold a program at the same time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpMode {
+    /// In the driver.
+    Native,
+    /// In the generic network stack path.
+    Generic,
+    /// On the NIC.
+    Offload,
 }
 
-/// Whether any XDP program is attached to `iface`.
-pub fn xdp_attached(iface: &str) -> io::Result<bool> {
-    let ifindex = ifindex(iface)?;
-    // SAFETY: as in detach_xdp.
+impl XdpMode {
+    /// The `ip link` keyword that removes a program in this mode.
+    pub fn ip_link_keyword(self) -> &'static str {
+        match self {
+            XdpMode::Native => "xdpdrv",
+            XdpMode::Generic => "xdpgeneric",
+            XdpMode::Offload => "xdpoffload",
+        }
+    }
+
+    fn flags(self) -> u32 {
+        match self {
+            XdpMode::Native => XDP_FLAGS_DRV_MODE,
+            XdpMode::Generic => XDP_FLAGS_SKB_MODE,
+            XdpMode::Offload => XDP_FLAGS_HW_MODE,
+        }
+    }
+}
+
+impl std::fmt::Display for XdpMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            XdpMode::Native => "native",
+            XdpMode::Generic => "generic",
+            XdpMode::Offload => "offload",
+        })
+    }
+}
+
+/// An XDP program attached to an interface: its kernel id (unique on the
+/// machine while the program lives) and mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachedProgram {
+    /// The program's id (`bpftool prog show id N`).
+    pub id: u32,
+    /// Where it runs.
+    pub mode: XdpMode,
+}
+
+/// The XDP programs attached to interface `ifindex` (in this thread's
+/// network namespace), one per mode in use; empty if none.
+pub fn attached_programs(ifindex: u32) -> io::Result<Vec<AttachedProgram>> {
+    // SAFETY: zeroed query opts with their size set, as libbpf expects.
     let mut opts: sys::bpf_xdp_query_opts = unsafe { std::mem::zeroed() };
     opts.sz = std::mem::size_of::<sys::bpf_xdp_query_opts>() as _;
-    // SAFETY: valid ifindex and opts.
+    // SAFETY: opts is a valid, sized out-struct; a bad ifindex is an error.
     let rc = unsafe { sys::bpf_xdp_query(ifindex as i32, 0, &mut opts) };
     if rc != 0 {
         return Err(neg_errno(rc));
     }
-    Ok(opts.attach_mode != 0)
+    // The kernel reports each mode's program on its own, also when only
+    // one is attached (net/core/rtnetlink.c, rtnl_xdp_fill).
+    Ok([
+        (opts.drv_prog_id, XdpMode::Native),
+        (opts.skb_prog_id, XdpMode::Generic),
+        (opts.hw_prog_id, XdpMode::Offload),
+    ]
+    .into_iter()
+    .filter(|&(id, _)| id != 0)
+    .map(|(id, mode)| AttachedProgram { id, mode })
+    .collect())
+}
+
+/// An fd of program `id`, closed on drop; `None` if no such program.
+struct ProgFd(i32);
+
+impl ProgFd {
+    fn get(id: u32) -> io::Result<Option<ProgFd>> {
+        // SAFETY: no pointers; returns an fd we own or a negative errno.
+        let fd = unsafe { sys::bpf_prog_get_fd_by_id(id) };
+        match fd {
+            fd if fd >= 0 => Ok(Some(ProgFd(fd))),
+            e if -e == libc::ENOENT => Ok(None),
+            e => Err(neg_errno(e)),
+        }
+    }
+}
+
+impl Drop for ProgFd {
+    fn drop(&mut self) {
+        // SAFETY: an fd this value owns, closed once.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// The name program `id` was loaded with (at most 15 bytes), if it still
+/// exists.
+pub fn program_name(id: u32) -> Option<String> {
+    let fd = ProgFd::get(id).ok().flatten()?;
+    // SAFETY: zeroed POD out-struct.
+    let mut info: sys::bpf_prog_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<sys::bpf_prog_info>() as u32;
+    // SAFETY: valid prog fd; info and len describe a writable buffer.
+    let rc = unsafe { sys::bpf_prog_get_info_by_fd(fd.0, &mut info, &mut len) };
+    if rc != 0 {
+        return None;
+    }
+    let name: Vec<u8> = info
+        .name
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    Some(String::from_utf8_lossy(&name).into_owned())
+}
+
+/// Detaches `prog` from interface `ifindex`, but only if it is still the
+/// program attached there in its mode: the kernel compares and detaches
+/// in one step (`XDP_FLAGS_REPLACE` with the expected program), so a
+/// program someone attached in the meantime is never removed. Returns
+/// whether `prog` was detached (false: it was gone or replaced).
+pub fn detach_program(ifindex: u32, prog: &AttachedProgram) -> io::Result<bool> {
+    let Some(fd) = ProgFd::get(prog.id)? else {
+        return Ok(false);
+    };
+    // Zeroed, not a struct literal: libbpf refuses opts whose bytes past
+    // the last field it knows (here the tail padding) are not zero.
+    // SAFETY: POD struct; all-zero is valid.
+    let mut opts: sys::bpf_xdp_attach_opts = unsafe { std::mem::zeroed() };
+    opts.sz = std::mem::size_of::<sys::bpf_xdp_attach_opts>();
+    // libbpf adds XDP_FLAGS_REPLACE when old_prog_fd is set.
+    opts.old_prog_fd = fd.0;
+    // SAFETY: valid ifindex (or an error), valid opts; the fd lives
+    // through the call.
+    let rc = unsafe { sys::bpf_xdp_detach(ifindex as i32, prog.mode.flags(), &opts) };
+    match rc {
+        0 => Ok(true),
+        // Another program is attached now, or none: not ours to remove.
+        e if -e == libc::EEXIST || -e == libc::ENOENT => Ok(false),
+        e => Err(neg_errno(e)),
+    }
 }
 
 /// The kernel index of `iface`.
