@@ -7,8 +7,11 @@
 //! - [`packet`]: a packet socket with virtio-net headers (wrapped once in
 //!   [`packet_socket`]); super-frames and partial checksums cross the
 //!   switch whole, one lookup per super-frame.
+//! - [`chunks`]: which UMEM chunks a worker owns, as values that open
+//!   them ([`chunks::Chunk`], made only by its [`chunks::FramePool`]).
 
 pub mod afxdp;
+pub mod chunks;
 pub mod packet;
 pub mod packet_socket;
 pub mod wake;
