@@ -7,12 +7,15 @@
 //! - [`packet`]: a packet socket with virtio-net headers (wrapped once in
 //!   [`packet_socket`]); super-frames and partial checksums cross the
 //!   switch whole, one lookup per super-frame.
+//! - [`chunks`]: which UMEM chunks a worker owns, as values that open
+//!   them ([`chunks::Chunk`], made only by its [`chunks::FramePool`]).
 //!
 //! Before either opens, [`xdp_owner`] checks who owns the XDP program on
 //! the interface: a port never takes an interface from another switch
 //! and never removes a program it cannot prove is a dead switch's.
 
 pub mod afxdp;
+pub mod chunks;
 pub mod packet;
 pub mod packet_socket;
 pub mod wake;

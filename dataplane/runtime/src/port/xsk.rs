@@ -12,8 +12,13 @@
 //! Ownership rule for frame memory: a chunk belongs either to the kernel
 //! (between a fill-ring or tx-ring submit and the matching rx or
 //! completion-ring read) or to exactly one owner in userspace (a worker's
-//! free list, a batch, a hand-off ring). Only the owner may form a slice
-//! over it, and only one slice at a time.
+//! free list, a batch, a hand-off ring). The rule is kept by values, not
+//! by callers' care: a slice over a chunk comes only from a
+//! [`Chunk`] ([`Umem::chunk_mut`], [`Umem::chunk`]),
+//! which only the owning worker's [`FramePool`](super::chunks::FramePool)
+//! makes, one at a time per chunk; a fill ring takes only chunks that pool
+//! gave up ([`ForFill`]); a lent chunk is written only under a claim
+//! ([`UmemArea::write_claimed`]).
 //!
 //! Rings follow reserve → write → commit (and peek → read → release) with
 //! `#[must_use]` guards, so a reserved slot cannot be forgotten.
@@ -26,11 +31,13 @@ use std::io;
 use std::os::fd::RawFd;
 use std::ptr::{self, NonNull};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use libxdp_sys as sys;
 use vswitch_engine::PortSet;
 
-use crate::exchange::{Claim, Exchange};
+use super::chunks::{Chunk, ForFill};
+use crate::exchange::{Claim, Exchange, Refused};
 
 /// Bytes per UMEM chunk (one frame buffer). 4096 is one page and the
 /// largest chunk that native XDP on veth accepts (its peer MTU caps at
@@ -128,8 +135,14 @@ pub struct UmemArea {
     ptr: NonNull<u8>,
     len: usize,
     frames: u32,
+    /// Unique per area for the process's life: a [`Chunk`] names its
+    /// area by it, so a chunk of one area never opens another.
+    id: u64,
     exchange: Exchange<Written>,
 }
+
+/// The next [`UmemArea`] id.
+static NEXT_AREA: AtomicU64 = AtomicU64::new(1);
 
 /// What a worker says about a chunk of another worker's UMEM it wrote a
 /// frame into (at [`HEADROOM`]).
@@ -147,7 +160,8 @@ pub struct Written {
 unsafe impl Send for UmemArea {}
 // SAFETY: shared access only forms slices over chunks their holder owns
 // (the module docs' rule): `write_claimed` only under a live claim of this
-// area's exchange, `Umem::chunk_mut` only for the owning worker's chunks.
+// area's exchange, `Umem::chunk_mut` only through the owning worker's
+// `Chunk` values (port/chunks.rs), which never name a lent chunk.
 unsafe impl Sync for UmemArea {}
 
 impl std::fmt::Debug for UmemArea {
@@ -186,6 +200,7 @@ impl UmemArea {
             ptr,
             len,
             frames,
+            id: NEXT_AREA.fetch_add(1, Ordering::Relaxed),
             exchange: Exchange::new(donations, inbox),
         })
     }
@@ -195,9 +210,28 @@ impl UmemArea {
         self.frames
     }
 
-    /// The exchange that lends this area's chunks.
-    pub fn exchange(&self) -> &Exchange<Written> {
+    /// The area's id (unique in the process).
+    pub(super) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The exchange that lends this area's chunks. Only port code sees it:
+    /// the owner's side goes through its [`FramePool`](super::chunks::FramePool)
+    /// (a raw donation could lend a chunk the owner still uses), peers use
+    /// [`UmemArea::claim`].
+    pub(super) fn exchange(&self) -> &Exchange<Written> {
         &self.exchange
+    }
+
+    /// Takes a chunk this area's owner lent, to write a frame into with
+    /// [`UmemArea::write_claimed`] (the exchange's steps 2–4).
+    pub fn claim(&self) -> Result<Claim<'_, Written>, Refused> {
+        self.exchange.claim()
+    }
+
+    /// Whether no hand-off waits for the owner (a snapshot).
+    pub fn inbox_is_empty(&self) -> bool {
+        self.exchange.inbox_is_empty()
     }
 
     /// Copies `data` into the chunk `claim` holds, starting `start` bytes
@@ -329,31 +363,53 @@ impl Umem {
         (at + data.len() <= area.len).then_some(at as u64)
     }
 
-    /// Base address (UMEM offset) of chunk `i`.
-    #[inline]
-    pub fn chunk_base(i: u32) -> u64 {
-        i as u64 * FRAME_SIZE as u64
-    }
-
-    /// The chunk containing UMEM offset `addr`, as its index.
-    #[inline]
-    pub fn chunk_index(addr: u64) -> u32 {
-        (addr / FRAME_SIZE as u64) as u32
-    }
-
-    /// The whole chunk at UMEM offset `base` (chunk aligned).
+    /// The whole chunk `chunk` names, to write. Several chunks may be
+    /// open at once (one per `Chunk`); each slice lives as long as the
+    /// borrow of its `Chunk` and of the UMEM.
     ///
-    /// # Safety
-    /// The caller must own the chunk (see the module docs) and hold no
-    /// other slice over it while this one lives; the slice must not
-    /// outlive the UMEM.
+    /// # Panics
+    /// If `chunk` is of another area (another worker's pool): that is a
+    /// bug, never a frame's doing.
     #[inline]
-    pub unsafe fn chunk_mut<'a>(&self, base: u64) -> &'a mut [u8] {
+    pub fn chunk_mut<'a>(&'a self, chunk: &'a mut Chunk) -> &'a mut [u8] {
+        let at = self.chunk_at(chunk);
         let area = &self.inner.area;
-        debug_assert!(base % FRAME_SIZE as u64 == 0 && (base as usize) < area.len);
-        // SAFETY: in bounds (asserted above and guaranteed by callers that
-        // only pass bases of this UMEM); exclusive by the caller's contract.
-        unsafe { std::slice::from_raw_parts_mut(area.ptr.as_ptr().add(base as usize), FRAME_SIZE) }
+        debug_assert!(at + FRAME_SIZE <= area.len);
+        // SAFETY: in bounds: `chunk_at` checked the chunk is of this area
+        // and below its end. Exclusive for 'a: a `Chunk` is made only by
+        // its area's `FramePool`, which makes at most one per chunk at a
+        // time and none for a lent chunk (port/chunks.rs, module docs);
+        // it is not Clone, and we hold its only `&mut` for 'a, so no
+        // other slice over the chunk exists in this process until 'a
+        // ends. The kernel writes only chunks given to a fill ring, which
+        // takes only `ForFill` values the pool gave up (the chunk is then
+        // out, and no `Chunk` names it until an rx descriptor returns
+        // it). The mapping outlives 'a: `self` holds an Arc to the area.
+        unsafe { std::slice::from_raw_parts_mut(area.ptr.as_ptr().add(at), FRAME_SIZE) }
+    }
+
+    /// The whole chunk `chunk` names, to read (as [`Umem::chunk_mut`]).
+    #[inline]
+    pub fn chunk<'a>(&'a self, chunk: &'a Chunk) -> &'a [u8] {
+        let at = self.chunk_at(chunk);
+        let area = &self.inner.area;
+        debug_assert!(at + FRAME_SIZE <= area.len);
+        // SAFETY: as in `chunk_mut`, with a shared borrow of the `Chunk`:
+        // only shared slices over the chunk can exist for 'a.
+        unsafe { std::slice::from_raw_parts(area.ptr.as_ptr().add(at), FRAME_SIZE) }
+    }
+
+    /// Where `chunk` starts in this UMEM's area; panics if it is not of
+    /// this area. One compare per call: a `Chunk` of this area is always
+    /// in bounds (its pool has one state per chunk of the area).
+    #[inline]
+    fn chunk_at(&self, chunk: &Chunk) -> usize {
+        let area = &self.inner.area;
+        assert!(
+            chunk.area() == area.id && chunk.index() < area.frames,
+            "a chunk of another UMEM area"
+        );
+        chunk.index() as usize * FRAME_SIZE
     }
 }
 
@@ -965,7 +1021,7 @@ pub trait ConsSlot {
     unsafe fn read(ring: *mut sys::xsk_ring_cons, idx: u32) -> Self::Value;
 }
 
-/// Fill ring: a chunk address.
+/// Fill ring: a chunk the worker's pool gave up.
 pub struct FillSlot;
 /// Tx ring: (address, length).
 pub struct TxSlot;
@@ -975,11 +1031,11 @@ pub struct RxSlot;
 pub struct CompSlot;
 
 impl ProdSlot for FillSlot {
-    type Value = u64;
+    type Value = ForFill;
     #[inline]
-    unsafe fn write(ring: *mut sys::xsk_ring_prod, idx: u32, v: u64) {
+    unsafe fn write(ring: *mut sys::xsk_ring_prod, idx: u32, v: ForFill) {
         // SAFETY: forwarded contract.
-        unsafe { *sys::xsk_ring_prod__fill_addr(ring, idx) = v };
+        unsafe { *sys::xsk_ring_prod__fill_addr(ring, idx) = v.base() };
     }
 }
 

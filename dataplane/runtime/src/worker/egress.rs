@@ -6,8 +6,6 @@
 //! (AF_XDP, other workers' chunks) through software segmentation and
 //! checksum completion, counted.
 
-#![allow(unsafe_code)]
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -17,9 +15,9 @@ use vswitch_engine::pipeline::{FrameRef, Output};
 use vswitch_engine::stats::BatchCounters;
 use vswitch_engine::{DropReason, Event, Frame, PortSet, Snapshot, Transmit};
 
-use super::pool::FramePool;
 use super::{tx_fail_reason, WorkerShared};
 use crate::limits::{BATCH_SIZE, MAX_PORTS};
+use crate::port::chunks::FramePool;
 use crate::port::packet_socket::{TxFrame, VNET_HDR_LEN};
 use crate::port::xsk::{Umem, Written, FRAME_SIZE, HEADROOM, MAX_CHUNK_FRAME_LEN};
 use crate::port::OpenPort;
@@ -275,24 +273,23 @@ impl Deliver<'_> {
         let mut scratch = [0u8; FRAME_SIZE];
         for i in 0..count {
             if !mine.is_empty() {
-                let Some(base) = self.pool.take() else {
+                let Some(mut chunk) = self.pool.take() else {
                     for p in ports.iter() {
                         self.counters.tx_drop(p, DropReason::NoSpareFrame);
                     }
                     return;
                 };
-                // SAFETY: the chunk just left the free list: nothing else
-                // refers to it until it is queued below.
-                let chunk = unsafe { self.umem.chunk_mut(base) };
-                let Some(len) = write(i, &mut chunk[HEADROOM..]) else {
-                    self.pool.put(base);
+                let Some(len) = write(i, &mut self.umem.chunk_mut(&mut chunk)[HEADROOM..]) else {
+                    self.pool.put(chunk);
                     continue;
                 };
-                let addr = base + HEADROOM as u64;
+                let addr = chunk.base() + HEADROOM as u64;
                 for &li in &mine {
                     self.pending[li].push((addr, len as u32));
                     self.pool.hold(addr, 1);
                 }
+                // Out until the last of those transmits completes.
+                self.pool.put(chunk);
             }
             if !remote.is_empty() {
                 let Some(len) = write(i, &mut scratch) else {
@@ -321,7 +318,7 @@ pub(super) fn handoff(
             counters.tx_drop(p, DropReason::HandoffFull);
         }
     };
-    let Ok(claim) = target.area.exchange().claim() else {
+    let Ok(claim) = target.area.claim() else {
         drop_all(counters);
         return;
     };

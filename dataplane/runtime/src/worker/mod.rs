@@ -16,8 +16,10 @@
 //! being written while the rebuilt UMEM uses it: after a rebuild the
 //! worker's free list stays empty (the fence) until every claim made
 //! before it has ended.
-
-#![allow(unsafe_code)]
+//!
+//! No unsafe code: a frame's bytes come from a
+//! [`Chunk`] the worker's pool made
+//! ([`Umem::chunk_mut`]), so two frames can never share a chunk.
 
 mod egress;
 mod pool;
@@ -35,16 +37,16 @@ use vswitch_engine::offload::{repair_partial_checksum, Offload, Repair, VnetHead
 use vswitch_engine::stats::{BatchCounters, WorkerStats};
 use vswitch_engine::{DropReason, EngineWorker, Event, Frame, PortId, PortSet, Snapshot};
 
-use crate::exchange::Delivery;
 use crate::limits::{BATCH_SIZE, MAX_PORTS};
 use crate::port::afxdp::AfXdpPort;
+use crate::port::chunks::{Chunk, FramePool, Inbound};
 use crate::port::packet::PacketPort;
 use crate::port::packet_socket::{Received, TxFrame, VNET_HDR_LEN};
 use crate::port::wake::Wake;
-use crate::port::xsk::{SocketConfig, Umem, UmemArea, Written, XskStats, FRAME_SIZE, HEADROOM};
+use crate::port::xsk::{SocketConfig, Umem, UmemArea, Written, XskStats, HEADROOM};
 use crate::port::{Driver, DriverChoice, OpenPort, PortSpec, PortStatus};
 use egress::{Deferred, Deliver, Router};
-use pool::{FramePool, UmemSpares};
+use pool::UmemSpares;
 
 /// Empty loop iterations before a worker sleeps (each is well under a
 /// microsecond, so this is tens of microseconds of spinning).
@@ -276,10 +278,10 @@ struct Worker {
     /// The port whose first socket is the UMEM's first socket: closing it
     /// leaves the UMEM's own socket bound, so the UMEM is rebuilt.
     anchor: Option<PortId>,
+    /// Which chunks are the worker's; empty (fenced) after a UMEM
+    /// rebuild until chunks lent before it can no longer be written by
+    /// other workers.
     pool: FramePool,
-    /// The pool is empty until the exchange settles after a UMEM rebuild:
-    /// chunks lent before it may still be being written by other workers.
-    fenced: bool,
     ports: Vec<OpenPort>,
     local: [Option<u8>; MAX_PORTS],
     /// Local ports with a packet socket (no UMEM descriptors).
@@ -321,14 +323,14 @@ enum Flow {
 impl Worker {
     fn new(ctx: WorkerContext) -> Result<Worker, String> {
         let me = Arc::clone(&ctx.peers[ctx.setup.index]);
+        let pool = FramePool::new(Arc::clone(&me.area));
         let mut w = Worker {
             me,
             peers: ctx.peers,
             setup: ctx.setup,
             umem: None,
             anchor: None,
-            pool: FramePool::new(0),
-            fenced: false,
+            pool,
             ports: Vec::new(),
             local: [None; MAX_PORTS],
             packet_ports: PortSet::EMPTY,
@@ -361,12 +363,7 @@ impl Worker {
         // now may still be being written: no chunk is used (fill ring,
         // spare, donation) before the exchange settles (its contract,
         // steps 5-6). Hand-offs still queued are dropped as stale.
-        self.fenced = !self.me.area.exchange().rebuild();
-        self.pool = if self.fenced {
-            FramePool::empty(frames)
-        } else {
-            FramePool::new(frames)
-        };
+        self.pool.rebuild();
         self.umem = Some(umem);
         self.anchor = None;
         Ok(())
@@ -480,8 +477,7 @@ impl Worker {
     fn reclaim(&mut self, s: &mut crate::port::xsk::Socket) {
         let o = s.outstanding();
         for addr in o.fill.into_iter().chain(o.received) {
-            self.pool
-                .put_if_unreferenced(addr & !(FRAME_SIZE as u64 - 1));
+            self.pool.reclaim(addr);
         }
         for addr in o.sent {
             self.pool.release(addr);
@@ -491,11 +487,7 @@ impl Worker {
     /// Lowers the fence once no claim made before the last rebuild is in
     /// flight. Returns whether it is still up.
     fn settle(&mut self) -> bool {
-        if self.fenced && self.me.area.exchange().settle() {
-            self.pool = FramePool::new(self.pool.frames() as u32);
-            self.fenced = false;
-        }
-        self.fenced
+        self.pool.settle()
     }
 
     fn reindex(&mut self) {
@@ -642,32 +634,41 @@ impl Worker {
             peek.release();
             return 0;
         }
-        let mut bases: ArrayVec<u64, BATCH_SIZE> = ArrayVec::new();
-        let mut frames: ArrayVec<Frame<'_>, BATCH_SIZE> = ArrayVec::new();
-        let mut repaired = 0;
+        // The batch's chunks (with where the frame lies in each): the rx
+        // ring returned them, so the pool names each once. The frames
+        // borrow them until the batch is done.
+        let mut chunks: ArrayVec<(Chunk, u32, u32), BATCH_SIZE> = ArrayVec::new();
         for i in 0..n as u32 {
             let (addr, len) = peek.get(i);
-            let base = addr & !(FRAME_SIZE as u64 - 1);
-            // SAFETY: the rx ring handed this chunk to us; each descriptor
-            // of a peek names a different chunk.
-            let buf = unsafe { umem.chunk_mut(base) };
-            match Frame::new(buf, (addr - base) as usize, len as usize) {
-                Some(mut f) => {
-                    // AF_XDP carries no offload metadata: a sender's
-                    // partial checksum would reach the far end as is.
-                    if repair_partial_checksum(f.data_mut()) == Repair::Completed {
-                        repaired += 1;
-                    }
-                    frames.push(f);
-                    bases.push(base);
+            match pool.received(addr) {
+                Some(c) => {
+                    let at = (addr - c.base()) as u32;
+                    chunks.push((c, at, len));
                 }
-                None => pool.put(base),
+                // Not a chunk the pool gave a fill ring: never from our
+                // own rx ring.
+                None => debug_assert!(false, "rx descriptor of a chunk not posted"),
             }
         }
         peek.release();
+        let mut frames: ArrayVec<Frame<'_>, BATCH_SIZE> = ArrayVec::new();
+        let mut repaired = 0;
+        for (chunk, at, len) in chunks.iter_mut() {
+            // A descriptor that does not fit its chunk is no frame; its
+            // chunk goes back with the others below.
+            if let Some(mut f) = Frame::new(umem.chunk_mut(chunk), *at as usize, *len as usize) {
+                // AF_XDP carries no offload metadata: a sender's partial
+                // checksum would reach the far end as is.
+                if repair_partial_checksum(f.data_mut()) == Repair::Completed {
+                    repaired += 1;
+                }
+                frames.push(f);
+            }
+        }
         counters.event(Event::ChecksumCompleted, repaired);
         me.load.packets.fetch_add(n as u64, Ordering::Relaxed);
-        let mut spares = UmemSpares::new(umem, pool.free_list());
+        let mut spare_chunks: [Option<Chunk>; BATCH_SIZE] = [const { None }; BATCH_SIZE];
+        let mut spares = UmemSpares::new(umem, pool, &mut spare_chunks);
         deferred.clear();
         let mut router = Router {
             umem: Some(umem),
@@ -683,7 +684,6 @@ impl Worker {
         };
         engine.process(snap, ingress, now, &mut frames, &mut spares, &mut router);
         let spare_frames = core::mem::take(&mut spares.frames);
-        let spare_bases = core::mem::take(&mut spares.bases);
         drop(spares);
         for addr in held.drain(..) {
             pool.hold(addr, 1);
@@ -705,8 +705,12 @@ impl Worker {
             deliver.send(ports, deferred, &frames, &spare_frames);
         }
         drop(spare_frames);
-        for &b in bases.iter().chain(spare_bases.iter()) {
-            pool.put_if_unreferenced(b);
+        drop(frames);
+        for (c, _, _) in chunks {
+            pool.put(c);
+        }
+        for c in spare_chunks.into_iter().flatten() {
+            pool.put(c);
         }
         n
     }
@@ -817,18 +821,16 @@ impl Worker {
         const MAX: usize = 4 * BATCH_SIZE;
         // Hand-offs for this worker's packet ports: sent from their chunks
         // once the inbox is drained, one sendmmsg per port.
-        let mut for_packet: ArrayVec<(u64, Written), MAX> = ArrayVec::new();
-        let me = Arc::clone(&self.me);
-        let exchange = me.area.exchange();
+        let mut for_packet: ArrayVec<(Chunk, Written), MAX> = ArrayVec::new();
         let mut n = 0;
         while n < MAX {
-            let Some(r) = exchange.receive() else {
+            let Some(r) = self.pool.receive() else {
                 break;
             };
             n += 1;
-            let (base, h) = match r {
-                Delivery::Parcel(p) => (Umem::chunk_base(p.chunk), p.meta),
-                Delivery::Stale(h) => {
+            let (chunk, h) = match r {
+                Inbound::Parcel(c, h) => (c, h),
+                Inbound::Stale(h) => {
                     // Written into a chunk lent before a rebuild: the
                     // chunk is the rebuilt pool's now; only count it.
                     for p in h.ports.iter() {
@@ -837,40 +839,39 @@ impl Worker {
                     continue;
                 }
             };
-            let addr = base + HEADROOM as u64;
-            let mut held = false;
+            let addr = chunk.base() + HEADROOM as u64;
             for p in h.ports.difference(self.packet_ports).iter() {
                 match self.local[p.index()] {
                     Some(li) => {
                         self.pending[li as usize].push((addr, h.len));
                         self.pool.hold(addr, 1);
-                        held = true;
                     }
                     // Closed because its interface went away.
                     None if self.down.contains(p) => self.counters.tx_drop(p, DropReason::LinkDown),
                     None => self.counters.tx_drop(p, DropReason::PortUnknown),
                 }
             }
-            if !h.ports.intersection(self.packet_ports).is_empty() {
-                self.pool.hold(addr, 1);
-                held = true;
+            if h.ports.intersection(self.packet_ports).is_empty() {
+                // Free now, or once the tx rings are done with it.
+                self.pool.put(chunk);
+            } else if let Err(e) = for_packet.try_push((chunk, h)) {
                 // At most MAX hand-offs are popped: never full.
-                let _ = for_packet.try_push((base, h));
-            }
-            if !held {
-                self.pool.put(base);
+                self.pool.put(e.element().0);
             }
         }
         if !for_packet.is_empty() {
-            self.send_handoffs(&for_packet);
+            self.send_handoffs(for_packet);
         }
         n
     }
 
-    /// Sends hand-offs to this worker's packet ports, then lets go of
-    /// their chunks.
-    fn send_handoffs(&mut self, handoffs: &[(u64, Written)]) {
+    /// Sends hand-offs to this worker's packet ports, then gives their
+    /// chunks back (free, or once the tx rings are done with them).
+    fn send_handoffs<const N: usize>(&mut self, handoffs: ArrayVec<(Chunk, Written), N>) {
         let Some(umem) = self.umem.as_ref() else {
+            for (c, _) in handoffs {
+                self.pool.put(c);
+            }
             return;
         };
         let targets = handoffs
@@ -884,11 +885,8 @@ impl Worker {
                 continue;
             };
             let mut batch: ArrayVec<TxFrame<'_>, { 4 * BATCH_SIZE }> = ArrayVec::new();
-            for (base, h) in handoffs.iter().filter(|(_, h)| h.ports.contains(p)) {
-                // SAFETY: the chunk is ours (held above) until released
-                // below; only read here.
-                let chunk = unsafe { umem.chunk_mut(*base) };
-                let data = &chunk[HEADROOM..HEADROOM + h.len as usize];
+            for (chunk, h) in handoffs.iter().filter(|(_, h)| h.ports.contains(p)) {
+                let data = &umem.chunk(chunk)[HEADROOM..HEADROOM + h.len as usize];
                 let _ = batch.try_push(TxFrame {
                     vnet: [0; VNET_HDR_LEN],
                     data,
@@ -904,8 +902,8 @@ impl Worker {
                 self.counters.tx_drop(p, reason);
             }
         }
-        for (base, _) in handoffs {
-            self.pool.release(base + HEADROOM as u64);
+        for (c, _) in handoffs {
+            self.pool.put(c);
         }
     }
 
@@ -992,8 +990,8 @@ impl Worker {
                 let k = slots.len();
                 // k <= want <= free chunks: exactly k come back.
                 let mut written = 0;
-                for (i, base) in (0..k).zip(self.pool.take_many(k as usize)) {
-                    slots.set(i, base);
+                for (i, chunk) in (0..k).zip(self.pool.take_for_fill(k as usize)) {
+                    slots.set(i, chunk);
                     written += 1;
                 }
                 debug_assert_eq!(written, k);
@@ -1010,11 +1008,8 @@ impl Worker {
         if self.peers.len() < 2 {
             return;
         }
-        let exchange = self.me.area.exchange();
-        while exchange.donated() < DONATE && self.pool.available() > 2 * RESERVE {
-            let Some(base) = self.pool.take() else { break };
-            if exchange.donate(Umem::chunk_index(base)).is_err() {
-                self.pool.put(base);
+        while self.pool.donated() < DONATE && self.pool.available() > 2 * RESERVE {
+            if !self.pool.donate() {
                 break;
             }
         }
@@ -1024,7 +1019,7 @@ impl Worker {
     /// link is down never drains its tx ring: it is not waited for.
     fn quiescent(&mut self) -> bool {
         let down = self.down;
-        self.me.area.exchange().inbox_is_empty()
+        self.me.area.inbox_is_empty()
             && self.ports.iter_mut().all(|p| {
                 down.contains(p.status().id) || p.xsk_sockets().iter().all(|s| s.tx_pending() == 0)
             })
@@ -1032,7 +1027,7 @@ impl Worker {
 
     fn sleep(&mut self) {
         self.me.asleep.store(true, Ordering::SeqCst);
-        if !self.me.area.exchange().inbox_is_empty() || !self.me.commands.1.is_empty() {
+        if !self.me.area.inbox_is_empty() || !self.me.commands.1.is_empty() {
             self.me.asleep.store(false, Ordering::SeqCst);
             return;
         }
