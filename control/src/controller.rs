@@ -671,7 +671,13 @@ impl Controller {
         }
         for i in 0..self.ports.len() {
             let p = &self.ports[i];
-            if !present.contains(&p.settings.iface) && p.link.state != LinkState::Absent {
+            // A dump that raced a burst of link events (a namespace torn
+            // down elsewhere) can miss a link: absence is confirmed with
+            // the kernel before the port's sockets are closed for it.
+            let missing = !present.contains(&p.settings.iface)
+                && p.link.state != LinkState::Absent
+                && LinkInfo::probe(&p.settings.iface).state == LinkState::Absent;
+            if missing {
                 let gone = LinkInfo {
                     state: LinkState::Absent,
                     admin_up: false,

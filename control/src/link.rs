@@ -238,6 +238,9 @@ fn run(mut w: Watcher, controller: Arc<Mutex<Controller>>) {
     let mut buf = vec![0u8; 1 << 16];
     // Names seen during a dump; `Some` while one is in progress.
     let mut dump: Option<HashSet<String>> = Some(HashSet::new());
+    // Events were lost while a dump was in progress: its picture is
+    // incomplete, so another dump follows it.
+    let mut redump = false;
     loop {
         let n = match w.socket.recv(&mut &mut buf[..], 0) {
             Ok(n) => n,
@@ -252,6 +255,10 @@ fn run(mut w: Watcher, controller: Arc<Mutex<Controller>>) {
                         tracing::error!(error = %e, "link watcher: cannot request a link dump");
                         dump = None;
                     }
+                } else {
+                    // The dump in progress may have lost messages too:
+                    // take stock again once it is done.
+                    redump = true;
                 }
                 continue;
             }
@@ -285,7 +292,16 @@ fn run(mut w: Watcher, controller: Arc<Mutex<Controller>>) {
                 }
                 NetlinkPayload::Done(_) => {
                     if let Some(seen) = dump.take() {
-                        lock(&controller).links_present(&seen);
+                        if redump {
+                            redump = false;
+                            dump = Some(HashSet::new());
+                            if let Err(e) = w.request_dump() {
+                                tracing::error!(error = %e, "link watcher: cannot request a link dump");
+                                dump = None;
+                            }
+                        } else {
+                            lock(&controller).links_present(&seen);
+                        }
                     }
                 }
                 NetlinkPayload::Error(e) => {
