@@ -337,6 +337,10 @@ impl Controller {
             .ok_or_else(|| {
                 ControlError::Conflict(format!("the switch already has {MAX_PORTS} ports"))
             })?;
+        // Ids are reused: the workers' counters of this id still hold a
+        // deleted port's counts, so the new port's start where they stand.
+        let raw = self.switch.totals();
+        self.baseline.ports[id.index()] = raw.ports[id.index()];
         // A program left on the interface would make the bind fail.
         remove_stale_xdp([settings.iface.as_str()]);
         let status = self
