@@ -71,3 +71,66 @@ fn a_new_port_does_not_inherit_a_deleted_ports_counters() {
     let stats = d.call("stats.show", json!({})).expect("stats.show");
     assert_eq!(stats["ports"]["p3"]["rx_packets"], 0, "{stats}");
 }
+
+/// `control_socket` naming a file that is not a socket: vswitchd refuses
+/// to start and leaves the file alone (it used to delete it).
+#[test]
+fn a_control_socket_path_that_is_a_file_is_refused_not_deleted() {
+    let _g = serial();
+    let mut lab = Lab::new("vcsf");
+    let a = lab.host(1);
+    let (dir, config, socket) =
+        vswitch_tests::daemon::write_config("cs-sockfile", &config("", &[(&a, "vlan = 10")]));
+    std::fs::write(&socket, "precious").unwrap();
+    let (status, err) = run_bounded(&config, Duration::from_secs(15));
+    let kept = std::fs::read_to_string(&socket);
+    let xdp_left = lab.xdp_left();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "vswitchd must refuse to start ({status:?}): {err}"
+    );
+    assert!(
+        err.contains("not a socket") && err.contains("regular file"),
+        "says why: {err}"
+    );
+    assert_eq!(kept.ok().as_deref(), Some("precious"), "the file is kept");
+    assert!(xdp_left.is_empty(), "cleaned up: {xdp_left:?}");
+}
+
+/// Runs `vswitchd --config CONFIG` expecting it to exit by itself within
+/// `limit`; one still running then is stopped (SIGTERM) and `None` is
+/// returned with its output.
+fn run_bounded(
+    config: &std::path::Path,
+    limit: Duration,
+) -> (Option<std::process::ExitStatus>, String) {
+    use std::process::{Command, Stdio};
+    let log = config.with_extension("out");
+    let out = std::fs::File::create(&log).expect("log file");
+    let mut child = Command::new(vswitch_tests::bin("vswitchd"))
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("log fd"))
+        .stderr(out)
+        .spawn()
+        .expect("spawn vswitchd");
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break Some(st);
+        }
+        if std::time::Instant::now() >= deadline {
+            // SAFETY: signalling our own child process.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM)
+            };
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status, std::fs::read_to_string(&log).unwrap_or_default())
+}

@@ -4,7 +4,6 @@
 //! one at a time against the controller, so each is all-or-nothing.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -39,6 +38,18 @@ pub enum ServeError {
     /// Another daemon answers on the path.
     #[error("another vswitchd is already listening on {0}")]
     InUse(PathBuf),
+    /// Something other than a socket is at the path: it is left alone.
+    #[error(
+        "control socket {path}: the path exists and is {what}, not a socket; \
+         refusing to remove it (set switch.control_socket to another path, \
+         or remove it yourself)"
+    )]
+    NotASocket {
+        /// The socket path.
+        path: PathBuf,
+        /// What is there.
+        what: &'static str,
+    },
     /// Filesystem or socket error.
     #[error("control socket {path}: {source}")]
     Io {
@@ -61,21 +72,7 @@ impl Server {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        if path.exists() {
-            if UnixStream::connect(path).is_ok() {
-                return Err(ServeError::InUse(path.to_path_buf()));
-            }
-            // A socket file left by a killed daemon.
-            std::fs::remove_file(path).map_err(io)?;
-        }
-        let listener = UnixListener::bind(path).map_err(io)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
-        if let Some(gid) = group {
-            std::os::unix::fs::chown(path, Some(0), Some(gid)).map_err(io)?;
-        }
+        let listener = bind(path, group)?;
         listener.set_nonblocking(true).map_err(io)?;
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -103,7 +100,107 @@ impl Server {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let _ = std::fs::remove_file(&self.path);
+        // Only our socket: the path may have been replaced meanwhile.
+        if is_socket(&self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Whether `path` itself (not what a symlink there points to) is a socket.
+fn is_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+/// Binds the control socket at `path`, mode 0660, group `group`.
+///
+/// Only a socket is ever removed from the path (one left by a killed
+/// daemon): anything else there (a file, a symlink) is refused, never
+/// deleted. The mode comes from the umask in force at `bind`, and the
+/// group is set through a descriptor opened without following symlinks
+/// and checked to be a socket of ours, so nothing planted at the path
+/// makes root change another file.
+fn bind(path: &Path, group: Option<u32>) -> Result<UnixListener, ServeError> {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    let io = |source| ServeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let os = |e: rustix::io::Errno| io(std::io::Error::from(e));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(_) if is_socket(path) => {
+            if UnixStream::connect(path).is_ok() {
+                return Err(ServeError::InUse(path.to_path_buf()));
+            }
+            // A socket file left by a killed daemon.
+            std::fs::remove_file(path).map_err(io)?;
+        }
+        Ok(m) => {
+            return Err(ServeError::NotASocket {
+                path: path.to_path_buf(),
+                what: describe(&m.file_type()),
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    // 0660 from the start: no window in which the socket is more open,
+    // and no chmod by path afterwards. The umask is the process's; the
+    // daemon binds once, at start-up, before it creates other files.
+    let old = rustix::process::umask(Mode::from_raw_mode(0o117));
+    let bound = UnixListener::bind(path);
+    rustix::process::umask(old);
+    let listener = bound.map_err(io)?;
+    let checked = || -> Result<(), ServeError> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(os)?;
+        let st = rustix::fs::fstat(&fd).map_err(os)?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::Socket
+            || st.st_uid != rustix::process::geteuid().as_raw()
+        {
+            return Err(io(std::io::Error::other(
+                "the path was replaced while the socket was being set up",
+            )));
+        }
+        if let Some(gid) = group {
+            rustix::fs::chownat(
+                &fd,
+                "",
+                None,
+                Some(rustix::fs::Gid::from_raw(gid)),
+                AtFlags::EMPTY_PATH,
+            )
+            .map_err(os)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = checked() {
+        drop(listener);
+        if is_socket(path) {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(e);
+    }
+    Ok(listener)
+}
+
+fn describe(t: &std::fs::FileType) -> &'static str {
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_file() {
+        "a regular file"
+    } else {
+        "not a socket"
     }
 }
 
@@ -340,6 +437,40 @@ pub fn handle(line: &[u8], controller: &Mutex<Controller>, caller: methods::Call
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_stale_socket_is_ever_removed() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("s.sock");
+        // A regular file: refused, left as it was.
+        std::fs::write(&sock, "precious").unwrap();
+        let e = bind(&sock, None).unwrap_err();
+        assert!(
+            matches!(e, ServeError::NotASocket { .. }) && e.to_string().contains("regular file"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&sock).unwrap(), "precious");
+        // A symlink (to a file, or to a stale socket): refused, both kept.
+        std::fs::remove_file(&sock).unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, "precious").unwrap();
+        std::os::unix::fs::symlink(&target, &sock).unwrap();
+        let e = bind(&sock, None).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+        assert!(std::fs::symlink_metadata(&sock).unwrap().is_symlink());
+        // A stale socket is replaced; the new one is 0660, in the group.
+        std::fs::remove_file(&sock).unwrap();
+        drop(UnixListener::bind(&sock).unwrap());
+        let l = bind(&sock, Some(65534)).unwrap();
+        let m = std::fs::symlink_metadata(&sock).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o660);
+        assert_eq!(m.gid(), 65534);
+        // One that answers is in use.
+        assert!(matches!(bind(&sock, None), Err(ServeError::InUse(_))));
+        drop(l);
+    }
 
     #[test]
     fn lines_are_bounded() {
