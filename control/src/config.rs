@@ -15,10 +15,12 @@ use crate::model::switch::{FdbSettings, SwitchSettings};
 mod check;
 mod locate;
 mod probe;
+mod write;
 
 pub use crate::model::switch::DEFAULT_SOCKET;
 pub use check::{check, ValidConfig, ValidPort};
 pub use probe::{group_id, probe, probe_interfaces, HostFacts};
+pub use write::write_atomically;
 
 /// The whole file; also the result of `config.show`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -3,7 +3,6 @@
 //! runs the aging sweep and answers questions about state. Only the control thread (and API
 //! threads, one request at a time through a mutex) touches it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -651,33 +650,17 @@ impl Controller {
         let fail = |what: &str, e: std::io::Error| {
             ControlError::Failed(format!("{what} {}: {e}", path.display()))
         };
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let file_name = path.file_name().ok_or_else(|| {
-            ControlError::Invalid(format!("{} is not a file path", path.display()))
-        })?;
-        let tmp = dir.join(format!(
-            ".{}.tmp.{}",
-            file_name.to_string_lossy(),
-            std::process::id()
-        ));
+        if path.file_name().is_none() {
+            return Err(ControlError::Invalid(format!(
+                "{} is not a file path",
+                path.display()
+            )));
+        }
         let text = format!(
             "# Written by vswitchd (config.save); the running configuration.\n{}",
             config::to_toml(&self.file())
         );
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(dir)?.sync_all()
-        };
-        if let Err(e) = write() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(fail("cannot write", e));
-        }
+        config::write_atomically(&path, text.as_bytes()).map_err(|e| fail("cannot write", e))?;
         Ok(path)
     }
 

@@ -134,3 +134,28 @@ fn run_bounded(
     };
     (status, std::fs::read_to_string(&log).unwrap_or_default())
 }
+
+/// `config.save` never follows a symlink planted where its temporary file
+/// goes (it used `.NAME.tmp.PID`, a name anyone could guess).
+#[test]
+fn config_save_follows_no_planted_symlink() {
+    let _g = serial();
+    let mut lab = Lab::new("vcss");
+    let a = lab.host(1);
+    let d = Daemon::start("cs-save", &config("", &[(&a, "vlan = 10")]));
+    let victim = d.dir.join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let planted = d.dir.join(format!(".vswitchd.toml.tmp.{}", d.pid()));
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let saved = d.call("config.save", json!({}));
+    assert!(saved.is_ok(), "{saved:?}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let meta = std::fs::symlink_metadata(&d.config).unwrap();
+    assert!(meta.is_file(), "the config is a file, not the planted link");
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    assert!(text.contains("Written by vswitchd"), "{text}");
+    assert!(
+        std::fs::symlink_metadata(&planted).unwrap().is_symlink(),
+        "the planted link was not touched"
+    );
+}
