@@ -159,3 +159,49 @@ fn config_save_follows_no_planted_symlink() {
         "the planted link was not touched"
     );
 }
+
+/// `--check` refuses a port whose interface does not exist, naming the
+/// key and its line, and so does the start; worker CPUs are checked by id
+/// against the affinity mask (`taskset`).
+#[test]
+fn check_refuses_missing_interfaces_and_cpus_outside_the_mask() {
+    let _g = serial();
+    let toml = "[switch]\ncontrol_socket = \"@SOCKET@\"\nworkers = [1]\n\n\
+                [[port]]\nname = \"p1\"\niface = \"vcsnoif0\"\nvlan = 10\n";
+    let (dir, config, _) = vswitch_tests::daemon::write_config("cs-check", toml);
+    let vswitchd = vswitch_tests::bin("vswitchd");
+    let check = vswitch_tests::sh(
+        vswitchd.to_str().unwrap(),
+        &["--config", config.to_str().unwrap(), "--check"],
+    );
+    let (started, start_err) = run_bounded(&config, Duration::from_secs(15));
+    let taskset = |workers: &str| {
+        let src = format!("[switch]\ncontrol_socket = \"/run/vcs.sock\"\nworkers = [{workers}]\n");
+        let path = dir.join(format!("cpu{workers}.toml"));
+        std::fs::write(&path, src).unwrap();
+        vswitch_tests::sh(
+            "taskset",
+            &[
+                "-c",
+                "1",
+                vswitchd.to_str().unwrap(),
+                "--config",
+                path.to_str().unwrap(),
+                "--check",
+            ],
+        )
+    };
+    let (cpu1, cpu0) = (taskset("1"), taskset("0"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let want = "line 7: port \"p1\".iface: interface vcsnoif0 does not exist";
+    assert!(!check.0 && check.2.contains(want), "--check: {check:?}");
+    assert!(
+        started.is_some_and(|s| !s.success()) && start_err.contains(want),
+        "start: {started:?} {start_err}"
+    );
+    assert!(cpu1.0, "taskset -c 1, workers = [1]: {cpu1:?}");
+    assert!(
+        !cpu0.0 && cpu0.2.contains("line 3: switch.workers: CPU 0"),
+        "taskset -c 1, workers = [0]: {cpu0:?}"
+    );
+}

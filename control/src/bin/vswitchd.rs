@@ -46,6 +46,12 @@ fn main() -> ExitCode {
     };
     let valid = &loaded.config;
     if args.check {
+        // A port on an interface that does not exist would fail the
+        // start: say so here, with the key and its line.
+        if let Err(e) = loaded.probe_interfaces() {
+            eprintln!("vswitchd: {}: {e}", args.config.display());
+            return ExitCode::from(2);
+        }
         println!(
             "{}: configuration OK: {} port(s), {} worker(s), {} static FDB entr{}",
             args.config.display(),
@@ -72,8 +78,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    // Interfaces are probed at start, not by --check: a configuration is
-    // often checked on another machine than the one it runs on.
+    // Interfaces are probed again at start: they may have gone since a
+    // --check.
     if let Err(e) = loaded.probe_interfaces() {
         eprintln!("vswitchd: cannot start: {}: {e}", args.config.display());
         return ExitCode::from(1);
