@@ -12,12 +12,15 @@ use vswitch_dataplane::port::xsk::XskStats;
 use vswitch_dataplane::stats::PortTotals;
 use vswitch_dataplane::{DropReason, Event};
 
-use super::params::{ConfigSave, Empty, FdbFilter, FdbFlush, FdbKey, Name, StatsFormat, StatsShow};
+use super::params::{
+    ConfigSave, Empty, FdbFilter, FdbFlush, FdbKey, Name, StatsFormat, StatsShow, FDB_PAGE_DEFAULT,
+    FDB_PAGE_MAX,
+};
 use super::prometheus;
 use super::results::{
-    Cleared, EntryType, FdbAdded, FdbDeleted, FdbRow, FdbStatus, FdbUsage, Flushed, KernelCounters,
-    PortCounters, PortDeleted, PortDetail, PortInfo, PortRuntime, PortStats, PrometheusText, Saved,
-    Stats, Status, WorkerLoad, WorkerPorts,
+    Cleared, EntryType, FdbAdded, FdbDeleted, FdbPage, FdbRow, FdbStatus, FdbUsage, Flushed,
+    KernelCounters, PortCounters, PortDeleted, PortDetail, PortInfo, PortRuntime, PortStats,
+    PrometheusText, Saved, Stats, Status, WorkerLoad, WorkerPorts,
 };
 use super::rpc::{code, RpcError};
 use crate::controller::{ControlError, Controller, PortEntry};
@@ -297,17 +300,30 @@ fn port_detail(c: &Controller, e: &PortEntry) -> PortDetail {
             .into_iter()
             .find(|r| r.status.id == e.id)
             .map(|r| kernel(&r.kernel)),
-        fdb_entries: c
-            .switch()
-            .fdb()
-            .entries(now)
-            .iter()
-            .filter(|x| x.port == e.id)
-            .count(),
+        fdb_entries: c.switch().fdb().count(now, |x| x.port == e.id),
     }
 }
 
-fn fdb_show(c: &Controller, f: FdbFilter) -> Result<Vec<FdbRow>, RpcError> {
+/// Slots one `fdb.show` page looks at, at most, however few entries match
+/// its filter: a page with a narrow filter on a big table ends early
+/// (with a `next`) rather than hold the controller for the whole scan.
+const FDB_PAGE_SCAN: usize = 1 << 18;
+
+fn fdb_show(c: &Controller, f: FdbFilter) -> Result<FdbPage, RpcError> {
+    let limit = f.limit.unwrap_or(FDB_PAGE_DEFAULT);
+    if !(1..=FDB_PAGE_MAX).contains(&limit) {
+        return Err(RpcError::params(format!(
+            "fdb.show: limit must be 1-{FDB_PAGE_MAX}"
+        )));
+    }
+    let start = match &f.cursor {
+        None => 0,
+        Some(s) => s.parse::<usize>().map_err(|_| {
+            RpcError::params(format!(
+                "fdb.show: invalid cursor {s:?}: pass the \"next\" of the previous page"
+            ))
+        })?,
+    };
     let port_filter = match &f.port {
         Some(name) => Some(
             c.port(name)
@@ -317,27 +333,44 @@ fn fdb_show(c: &Controller, f: FdbFilter) -> Result<Vec<FdbRow>, RpcError> {
         None => None,
     };
     let sw = c.switch();
-    let mut entries = sw.fdb().entries(sw.now_secs());
-    entries.retain(|e| {
+    let now = sw.now_secs();
+    let keep = |e: &vswitch_dataplane::fdb::FdbEntry| {
         f.vlan.is_none_or(|v| e.vlan == v.id())
             && f.mac.is_none_or(|m| e.mac == m.mac())
             && port_filter.is_none_or(|p| e.port == p)
-    });
+    };
+    let (mut entries, next) = match (f.vlan, f.mac) {
+        // One key: a lookup, not a scan.
+        (Some(v), Some(m)) => (
+            sw.fdb()
+                .get(v.id(), m.mac(), now)
+                .filter(|e| start == 0 && keep(e))
+                .into_iter()
+                .collect(),
+            None,
+        ),
+        _ => sw
+            .fdb()
+            .entries_page(now, start, limit, FDB_PAGE_SCAN, keep),
+    };
     entries.sort_by_key(|e| (e.vlan, e.mac));
-    Ok(entries
-        .iter()
-        .map(|e| FdbRow {
-            mac: e.mac.into(),
-            vlan: e.vlan.into(),
-            port: c.port_name(e.port).map(str::to_string),
-            kind: if e.is_static {
-                EntryType::Static
-            } else {
-                EntryType::Dynamic
-            },
-            age_secs: e.age_secs,
-        })
-        .collect())
+    Ok(FdbPage {
+        entries: entries
+            .iter()
+            .map(|e| FdbRow {
+                mac: e.mac.into(),
+                vlan: e.vlan.into(),
+                port: c.port_name(e.port).map(str::to_string),
+                kind: if e.is_static {
+                    EntryType::Static
+                } else {
+                    EntryType::Dynamic
+                },
+                age_secs: e.age_secs,
+            })
+            .collect(),
+        next: next.map(|n| n.to_string()),
+    })
 }
 
 fn stats(c: &Controller) -> Stats {
