@@ -3,6 +3,8 @@
 //! belong to their port. Run as root, one at a time (each test takes the
 //! serial lock).
 
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -293,4 +295,115 @@ fn fdb_show_pages_a_large_table() {
         .map(|r| format!("{}/{}", r["vlan"], r["mac"].as_str().unwrap()))
         .collect();
     assert_eq!(cli, unique, "vswitchctl fdb show lists every entry");
+}
+
+/// Opens `n` connections to `socket` as (`uid`, `gid`): in a thread of its
+/// own whose effective ids alone change (raw syscalls are per thread;
+/// SO_PEERCRED records them at connect), so the test process stays root.
+fn connect_as(socket: &std::path::Path, uid: u32, gid: u32, n: usize) -> Vec<UnixStream> {
+    let socket = socket.to_path_buf();
+    std::thread::spawn(move || {
+        // SAFETY: setresgid/setresuid on this thread only; -1 keeps an id.
+        #[allow(unsafe_code)]
+        unsafe {
+            assert_eq!(
+                libc::syscall(libc::SYS_setresgid, u32::MAX, gid, u32::MAX),
+                0
+            );
+            assert_eq!(
+                libc::syscall(libc::SYS_setresuid, u32::MAX, uid, u32::MAX),
+                0
+            );
+        }
+        (0..n)
+            .map(|_| UnixStream::connect(&socket).expect("connect"))
+            .collect()
+    })
+    .join()
+    .expect("connecting thread")
+}
+
+/// The first line the daemon sent on `s` within `wait`, if any.
+fn first_line(s: &UnixStream, wait: Duration) -> Option<String> {
+    s.set_read_timeout(Some(wait)).ok();
+    let mut line = String::new();
+    match BufReader::new(s).read_line(&mut line) {
+        Ok(n) if n > 0 => Some(line),
+        _ => None,
+    }
+}
+
+/// Idle group members cannot lock root out (a reserved slot), one uid
+/// cannot take every slot, and idle connections are closed.
+#[test]
+fn idle_clients_lock_nobody_out_and_are_closed() {
+    use std::os::unix::fs::MetadataExt;
+    let _g = serial();
+    let mut lab = Lab::new("vcsi");
+    let a = lab.host(1);
+    let d = Daemon::start(
+        "cs-idle",
+        &config(
+            "control_group = \"nogroup\"\ncontrol_idle_secs = 5\ncontrol_read_secs = 2\n",
+            &[(&a, "vlan = 10")],
+        ),
+    );
+    let gid = std::fs::metadata(&d.socket).unwrap().gid();
+    let started = std::time::Instant::now();
+    // 64 idle clients, group members under four uids.
+    let mut held = Vec::new();
+    for uid in [65534, 65533, 65532, 65531] {
+        held.extend(connect_as(&d.socket, uid, gid, 16));
+    }
+    // Refusals are written as the daemon accepts (it polls every 50 ms).
+    std::thread::sleep(Duration::from_secs(1));
+    let refused: Vec<String> = held
+        .iter()
+        .filter_map(|s| first_line(s, Duration::from_millis(5)))
+        .collect();
+    assert_eq!(refused.len(), 4, "60 slots for members: {refused:?}");
+    assert!(
+        refused.iter().all(|l| l.contains("kept for root")),
+        "{refused:?}"
+    );
+    // Root still gets in.
+    assert!(
+        d.call("status", json!({})).is_ok(),
+        "root is not locked out"
+    );
+    // Members stay refused while the slots are held.
+    let one = connect_as(&d.socket, 65530, gid, 1);
+    let why = first_line(&one[0], Duration::from_secs(2)).unwrap_or_default();
+    assert!(why.contains("kept for root"), "{why}");
+    drop(one);
+    // Idle connections are closed after the idle timeout (5 s), with a
+    // line that says why, and not before.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "too slow to tell"
+    );
+    let mut closed = 0;
+    for s in &held {
+        if let Some(l) = first_line(s, Duration::from_secs(10)) {
+            assert!(l.contains("idle for 5 s"), "{l}");
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 60, "every accepted idle client was closed");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(5), "not before 5 s: {took:?}");
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    drop(held);
+    // A slow request line is closed after the read timeout (2 s).
+    let slow = connect_as(&d.socket, 65534, gid, 1);
+    (&slow[0]).write_all(b"{\"jsonrpc\":").unwrap();
+    let l = first_line(&slow[0], Duration::from_secs(6)).unwrap_or_default();
+    assert!(l.contains("not finished within 2 s"), "{l}");
+    // Members get in again.
+    let again = connect_as(&d.socket, 65534, gid, 1);
+    (&again[0])
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}\n")
+        .unwrap();
+    let l = first_line(&again[0], Duration::from_secs(5)).unwrap_or_default();
+    assert!(l.contains("\"result\""), "{l}");
 }

@@ -2,11 +2,17 @@
 //! `switch.control_group` when set), peers checked with SO_PEERCRED (root
 //! or a member of that group). One thread per client; requests are served
 //! one at a time against the controller, so each is all-or-nothing.
+//!
+//! No client can lock others out: at most [`MAX_CLIENTS`] connections,
+//! of which [`ROOT_RESERVED`] only root may take, at most
+//! [`PER_UID`] per non-root uid, and a connection that sends nothing
+//! for the idle timeout, or takes longer than the read timeout to finish
+//! a request line it began, is closed ([`Timeouts`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +23,95 @@ use super::rpc::{self, code, RpcError, MAX_LINE};
 use crate::controller::Controller;
 
 /// Clients served at once; more are told to come back later.
-const MAX_CLIENTS: usize = 64;
+pub const MAX_CLIENTS: usize = 64;
+/// Of [`MAX_CLIENTS`], the slots only root may take: the administrator
+/// gets in however many connections group members hold.
+pub const ROOT_RESERVED: usize = 4;
+/// Connections one non-root uid may hold at once, so one member cannot
+/// take every slot others could use.
+pub const PER_UID: usize = 16;
+
+/// How long a connection may stay quiet (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Closed when no request begins within this long. A streaming
+    /// connection (one the daemon sends to without waiting for requests,
+    /// see [`Activity`]) is never idle.
+    pub idle: Duration,
+    /// Closed when a request line that has begun is not complete within
+    /// this long.
+    pub read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            idle: Duration::from_secs(crate::model::switch::DEFAULT_CONTROL_IDLE_SECS),
+            read: Duration::from_secs(crate::model::switch::DEFAULT_CONTROL_READ_SECS),
+        }
+    }
+}
+
+/// What a connection is doing besides reading requests. A method that
+/// streams (a future capture, say) marks its connection as streaming for
+/// as long as it sends, so the idle timeout leaves it alone.
+#[derive(Debug, Default)]
+pub struct Activity {
+    streaming: AtomicBool,
+}
+
+impl Activity {
+    /// Marks the connection as streaming (`true`) or not.
+    pub fn set_streaming(&self, on: bool) {
+        self.streaming.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether the connection streams.
+    pub fn streaming(&self) -> bool {
+        self.streaming.load(Ordering::Relaxed)
+    }
+}
+
+/// Connections held, in all and per uid.
+#[derive(Debug, Default)]
+struct Slots {
+    total: usize,
+    per_uid: std::collections::HashMap<u32, usize>,
+}
+
+impl Slots {
+    /// Takes a slot for `uid`, or says why not.
+    fn take(&mut self, uid: u32) -> Result<(), String> {
+        let root = uid == 0;
+        if self.total >= MAX_CLIENTS {
+            return Err("too many clients; try again".into());
+        }
+        if !root && self.total >= MAX_CLIENTS - ROOT_RESERVED {
+            return Err(
+                "too many clients (the remaining slots are kept for root); try again".into(),
+            );
+        }
+        let mine = self.per_uid.entry(uid).or_default();
+        if !root && *mine >= PER_UID {
+            return Err(format!(
+                "too many connections from uid {uid} (at most {PER_UID}); close one and try again"
+            ));
+        }
+        *mine += 1;
+        self.total += 1;
+        Ok(())
+    }
+
+    fn give_back(&mut self, uid: u32) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(n) = self.per_uid.get_mut(&uid) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_uid.remove(&uid);
+            }
+        }
+    }
+}
 
 /// A running API server.
 pub struct Server {
@@ -66,6 +160,7 @@ impl Server {
     pub fn start(
         path: &Path,
         group: Option<u32>,
+        timeouts: Timeouts,
         controller: Arc<Mutex<Controller>>,
     ) -> Result<Server, ServeError> {
         let io = |source| ServeError::Io {
@@ -79,7 +174,7 @@ impl Server {
             let stop = Arc::clone(&stop);
             std::thread::Builder::new()
                 .name("vswitch-api".into())
-                .spawn(move || accept_loop(listener, group, controller, stop))
+                .spawn(move || accept_loop(listener, group, timeouts, controller, stop))
                 .map_err(io)?
         };
         tracing::info!(path = %path.display(), "control socket listening");
@@ -213,15 +308,18 @@ impl Drop for Server {
 fn accept_loop(
     listener: UnixListener,
     group: Option<u32>,
+    timeouts: Timeouts,
     controller: Arc<Mutex<Controller>>,
     stop: Arc<AtomicBool>,
 ) {
-    let clients = Arc::new(AtomicUsize::new(0));
+    // Counters only: a panic elsewhere leaves them usable, hence the
+    // poison-tolerant locks.
+    let slots = Arc::new(Mutex::new(Slots::default()));
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((stream, _)) => {
                 let _ = stream.set_nonblocking(false);
-                let caller = match authorize(&stream, group) {
+                let (caller, uid) = match authorize(&stream, group) {
                     Ok(c) => c,
                     Err(why) => {
                         tracing::warn!("control socket: refused a client: {why}");
@@ -229,20 +327,28 @@ fn accept_loop(
                         continue;
                     }
                 };
-                if clients.load(Ordering::Relaxed) >= MAX_CLIENTS {
-                    refuse(stream, "too many clients; try again");
+                let taken = slots.lock().unwrap_or_else(|e| e.into_inner()).take(uid);
+                if let Err(why) = taken {
+                    tracing::warn!(uid, "control socket: refused a client: {why}");
+                    refuse(stream, &why);
                     continue;
                 }
-                clients.fetch_add(1, Ordering::Relaxed);
-                let (controller, clients) = (Arc::clone(&controller), Arc::clone(&clients));
+                let (controller, slots2) = (Arc::clone(&controller), Arc::clone(&slots));
                 let spawned = std::thread::Builder::new()
                     .name("vswitch-client".into())
                     .spawn(move || {
-                        serve(stream, &controller, caller);
-                        clients.fetch_sub(1, Ordering::Relaxed);
+                        serve(stream, &controller, caller, timeouts, &Activity::default());
+                        slots2
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .give_back(uid);
                     });
                 if spawned.is_err() {
                     tracing::warn!("control socket: cannot start a client thread");
+                    slots
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .give_back(uid);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -262,15 +368,16 @@ fn refuse(mut stream: UnixStream, why: &str) {
     let _ = writeln!(stream, "{line}");
 }
 
-/// Root, or a process whose primary or supplementary group is `group`.
-fn authorize(stream: &UnixStream, group: Option<u32>) -> Result<methods::Caller, String> {
+/// Root, or a process whose primary or supplementary group is `group`;
+/// with the peer's uid.
+fn authorize(stream: &UnixStream, group: Option<u32>) -> Result<(methods::Caller, u32), String> {
     let cred = peer_cred(stream).map_err(|e| format!("cannot read peer credentials: {e}"))?;
     if cred.uid == 0 {
-        return Ok(methods::Caller { root: true });
+        return Ok((methods::Caller { root: true }, 0));
     }
     if let Some(gid) = group {
         if cred.gid == gid || supplementary_groups(cred.pid).contains(&gid) {
-            return Ok(methods::Caller { root: false });
+            return Ok((methods::Caller { root: false }, cred.uid));
         }
     }
     Err(format!(
@@ -333,15 +440,46 @@ enum Line {
     TooLong,
     Partial,
     Eof,
+    /// Nothing began within the idle timeout.
+    Idle,
+    /// A line began but did not end within the read timeout.
+    Slow,
 }
 
+/// How often a blocked read wakes up to check its deadlines.
+const READ_TICK: Duration = Duration::from_millis(200);
+
 /// Reads up to a newline without ever buffering more than MAX_LINE bytes;
-/// an over-long line is consumed up to its newline and reported.
-fn read_line(r: &mut impl BufRead) -> std::io::Result<Line> {
+/// an over-long line is consumed up to its newline and reported. `r`'s
+/// reads must time out (every [`READ_TICK`]) for the deadlines to be
+/// kept: a line must begin within `t.idle` (unless `activity` streams)
+/// and end within `t.read` of its first byte.
+fn read_line(r: &mut impl BufRead, t: Timeouts, activity: &Activity) -> std::io::Result<Line> {
     let mut line = Vec::new();
     let mut too_long = false;
+    let mut began: Option<std::time::Instant> = None;
+    let waiting = std::time::Instant::now();
     loop {
-        let buf = r.fill_buf()?;
+        let buf = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                match began {
+                    Some(b) if b.elapsed() >= t.read => return Ok(Line::Slow),
+                    None if waiting.elapsed() >= t.idle && !activity.streaming() => {
+                        return Ok(Line::Idle)
+                    }
+                    _ => continue,
+                }
+            }
+            Err(e) => return Err(e),
+        };
         if buf.is_empty() {
             return Ok(match (too_long, line.is_empty()) {
                 (true, _) => Line::TooLong,
@@ -349,6 +487,7 @@ fn read_line(r: &mut impl BufRead) -> std::io::Result<Line> {
                 (false, false) => Line::Partial,
             });
         }
+        began.get_or_insert_with(std::time::Instant::now);
         let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
             Some(i) => (&buf[..i], Some(i + 1)),
             None => (buf, None),
@@ -373,14 +512,55 @@ fn read_line(r: &mut impl BufRead) -> std::io::Result<Line> {
     }
 }
 
-fn serve(stream: UnixStream, controller: &Mutex<Controller>, caller: methods::Caller) {
+fn serve(
+    stream: UnixStream,
+    controller: &Mutex<Controller>,
+    caller: methods::Caller,
+    timeouts: Timeouts,
+    activity: &Activity,
+) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
+    // Wake-ups to check the deadlines in read_line; a writer that the
+    // client does not read from gives up after the read timeout too.
+    if stream.set_read_timeout(Some(READ_TICK)).is_err()
+        || writer.set_write_timeout(Some(timeouts.read)).is_err()
+    {
+        return;
+    }
     let mut reader = BufReader::new(stream);
     loop {
-        let answer = match read_line(&mut reader) {
+        let answer = match read_line(&mut reader, timeouts, activity) {
             Ok(Line::Eof) | Err(_) => return,
+            Ok(Line::Idle) => {
+                let a = rpc::error_response(
+                    &Value::Null,
+                    &RpcError::new(
+                        code::INVALID_REQUEST,
+                        format!(
+                            "idle for {} s: closing the connection",
+                            timeouts.idle.as_secs()
+                        ),
+                    ),
+                );
+                let _ = writeln!(writer, "{a}");
+                return;
+            }
+            Ok(Line::Slow) => {
+                let a = rpc::error_response(
+                    &Value::Null,
+                    &RpcError::new(
+                        code::INVALID_REQUEST,
+                        format!(
+                            "request line not finished within {} s: closing the connection",
+                            timeouts.read.as_secs()
+                        ),
+                    ),
+                );
+                let _ = writeln!(writer, "{a}");
+                return;
+            }
             Ok(Line::Complete(l)) if l.iter().all(u8::is_ascii_whitespace) => rpc::error_response(
                 &Value::Null,
                 &RpcError::new(code::PARSE_ERROR, "parse error: empty line"),
@@ -470,6 +650,74 @@ mod tests {
         // One that answers is in use.
         assert!(matches!(bind(&sock, None), Err(ServeError::InUse(_))));
         drop(l);
+    }
+
+    fn read_line(r: &mut impl BufRead) -> std::io::Result<Line> {
+        super::read_line(r, Timeouts::default(), &Activity::default())
+    }
+
+    #[test]
+    fn members_cannot_take_roots_slots_or_each_others() {
+        let mut s = Slots::default();
+        // One member: up to PER_UID.
+        for _ in 0..PER_UID {
+            s.take(1000).unwrap();
+        }
+        assert!(s.take(1000).unwrap_err().contains("uid 1000"));
+        // Members together: all but the reserved slots.
+        let mut uid = 2000;
+        while s.total < MAX_CLIENTS - ROOT_RESERVED {
+            if s.take(uid).is_err() {
+                uid += 1;
+            }
+        }
+        assert!(s.take(uid + 1).unwrap_err().contains("kept for root"));
+        // Root gets the reserved ones, then no more.
+        for _ in 0..ROOT_RESERVED {
+            s.take(0).unwrap();
+        }
+        assert!(s.take(0).is_err());
+        // A slot given back is usable again.
+        s.give_back(1000);
+        s.give_back(0);
+        s.take(0).unwrap();
+        assert!(s.per_uid[&1000] == PER_UID - 1);
+    }
+
+    #[test]
+    fn quiet_and_slow_connections_time_out() {
+        let t = Timeouts {
+            idle: Duration::from_millis(300),
+            read: Duration::from_millis(300),
+        };
+        let (a, mut b) = UnixStream::pair().unwrap();
+        a.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        let mut r = BufReader::new(a);
+        let quiet = Activity::default();
+        let start = std::time::Instant::now();
+        assert!(matches!(
+            super::read_line(&mut r, t, &quiet).unwrap(),
+            Line::Idle
+        ));
+        assert!(start.elapsed() >= t.idle);
+        // A line begun but never finished.
+        b.write_all(b"{\"jsonrpc\"").unwrap();
+        assert!(matches!(
+            super::read_line(&mut r, t, &quiet).unwrap(),
+            Line::Slow
+        ));
+        // A streaming connection is not idle: it reads on until a request.
+        let streaming = Activity::default();
+        streaming.set_streaming(true);
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(600));
+            b.write_all(b"{}\n").unwrap();
+            b
+        });
+        let mut r2 = BufReader::new(r.into_inner());
+        let got = super::read_line(&mut r2, t, &streaming).unwrap();
+        assert!(matches!(got, Line::Complete(l) if l == b"{}"));
+        drop(writer.join().unwrap());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
-use vswitch_control::api::server::Server;
+use vswitch_control::api::server::{Server, Timeouts};
 use vswitch_control::config;
 use vswitch_control::controller::{remove_stale_xdp, Controller};
 
@@ -87,6 +87,11 @@ fn main() -> ExitCode {
     remove_stale_xdp(valid.ports.iter().map(|p| p.settings.iface.as_str()));
     let socket = valid.switch.control_socket.clone();
     let group = loaded.host.control_gid;
+    // Checked to be 1..=86400 (control/src/config/check.rs).
+    let timeouts = Timeouts {
+        idle: Duration::from_secs(valid.switch.control_idle_secs.unsigned_abs()),
+        read: Duration::from_secs(valid.switch.control_read_secs.unsigned_abs()),
+    };
     let controller = match Controller::start(loaded.config, args.config.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -108,7 +113,7 @@ fn main() -> ExitCode {
         "vswitchd running"
     );
     let controller = Arc::new(Mutex::new(controller));
-    let server = match Server::start(&socket, group, Arc::clone(&controller)) {
+    let server = match Server::start(&socket, group, timeouts, Arc::clone(&controller)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vswitchd: {e}");

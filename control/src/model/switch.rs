@@ -23,6 +23,26 @@ pub struct SwitchSettings {
     /// CPUs to pin poll workers to, one worker each.
     #[serde(default = "default_workers")]
     pub workers: Vec<i64>,
+    /// Seconds a control connection may wait before its next request
+    /// begins before it is closed.
+    #[serde(default = "default_idle")]
+    pub control_idle_secs: i64,
+    /// Seconds a control connection has to finish a request line it began.
+    #[serde(default = "default_read")]
+    pub control_read_secs: i64,
+}
+
+/// Default of `control_idle_secs`.
+pub const DEFAULT_CONTROL_IDLE_SECS: u64 = 60;
+/// Default of `control_read_secs`.
+pub const DEFAULT_CONTROL_READ_SECS: u64 = 10;
+
+fn default_idle() -> i64 {
+    DEFAULT_CONTROL_IDLE_SECS as i64
+}
+
+fn default_read() -> i64 {
+    DEFAULT_CONTROL_READ_SECS as i64
 }
 
 impl Default for SwitchSettings {
@@ -31,6 +51,8 @@ impl Default for SwitchSettings {
             control_socket: default_socket(),
             control_group: None,
             workers: default_workers(),
+            control_idle_secs: default_idle(),
+            control_read_secs: default_read(),
         }
     }
 }
