@@ -211,6 +211,11 @@ impl Controller {
         &self.switch
     }
 
+    /// `[switch]` as started.
+    pub fn switch_settings(&self) -> &SwitchSettings {
+        &self.switch_settings
+    }
+
     /// Configured ports.
     pub fn ports(&self) -> &[PortEntry] {
         &self.ports
@@ -291,11 +296,14 @@ impl Controller {
 
     /// Adds a port while the switch runs: opens its sockets on `worker`
     /// (default: the worker with the fewest ports), then publishes a
-    /// snapshot with it.
+    /// snapshot with it. `force` (root only, the API checks) lets root
+    /// replace a foreign XDP program on the interface (issue 14); the
+    /// check that consults it goes where stale programs are removed below.
     pub fn add_port(
         &mut self,
         settings: PortSettings,
         worker: Option<usize>,
+        force: bool,
     ) -> Result<&PortEntry, ControlError> {
         check_port_name(&settings.name).map_err(ControlError::Invalid)?;
         check_iface(&settings.iface).map_err(ControlError::Invalid)?;
@@ -364,7 +372,7 @@ impl Controller {
             let _ = self.switch.remove_port(id, worker);
             return Err(self.refused(e));
         }
-        tracing::info!(port = %settings.name, worker, "port added");
+        tracing::info!(port = %settings.name, worker, force, "port added");
         self.ports.push(PortEntry {
             settings,
             id,

@@ -407,3 +407,67 @@ fn idle_clients_lock_nobody_out_and_are_closed() {
     let l = first_line(&again[0], Duration::from_secs(5)).unwrap_or_default();
     assert!(l.contains("\"result\""), "{l}");
 }
+
+/// A `control_group` member may open ports only on interfaces in
+/// `switch.allowed_interfaces` (names and globs); root anywhere, and only
+/// root may `--force`.
+#[test]
+fn members_open_ports_only_on_allowed_interfaces() {
+    use std::os::unix::fs::MetadataExt;
+    let _g = serial();
+    let mut lab = Lab::new("vcsa");
+    let (a, b, c, x) = (lab.host(1), lab.host(2), lab.host(3), lab.host(4));
+    let d = Daemon::start(
+        "cs-allowed",
+        &config(
+            &format!(
+                "control_group = \"nogroup\"\nallowed_interfaces = [\"{}\", \"{}*\"]\n",
+                b.port_if, c.port_if
+            ),
+            &[(&a, "vlan = 10")],
+        ),
+    );
+    let gid = std::fs::metadata(&d.socket).unwrap().gid();
+    let ctl = vswitch_tests::bin("vswitchctl");
+    let member = |args: &[&str]| {
+        let mut all = vec![
+            "--reuid=65534".to_string(),
+            format!("--regid={gid}"),
+            "--clear-groups".into(),
+            ctl.display().to_string(),
+            "--socket".into(),
+            d.socket.display().to_string(),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        vswitch_tests::sh("setpriv", &refs)
+    };
+    // Outside the list: refused, nothing attached.
+    let (ok, _, err) = member(&["port", "add", "p4", "--iface", &x.port_if, "--vlan", "10"]);
+    assert!(!ok && err.contains("only root"), "{err}");
+    assert!(d.call("port.show", json!({"name": "p4"})).is_err());
+    let xdp = lab.xdp_left();
+    assert!(!xdp.iter().any(|l| l.contains(&x.port_if)), "{xdp:?}");
+    let (ok, _, err) = member(&[
+        "port", "add", "p4", "--iface", &x.port_if, "--vlan", "10", "--force",
+    ]);
+    assert!(!ok && err.contains("only root may force"), "{err}");
+    // By name and by glob: allowed.
+    let (ok, _, err) = member(&["port", "add", "p2", "--iface", &b.port_if, "--vlan", "10"]);
+    assert!(ok, "by name: {err}");
+    let (ok, _, err) = member(&["port", "add", "p3", "--iface", &c.port_if, "--vlan", "10"]);
+    assert!(ok, "by glob: {err}");
+    // A re-bind reopens the interface: only on an allowed one.
+    let (ok, _, err) = member(&["port", "set", "p1", "--driver", "packet"]);
+    assert!(!ok && err.contains("only root"), "{err}");
+    let (ok, _, err) = member(&["port", "set", "p2", "--driver", "packet"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = member(&["port", "set", "p1", "--vlan", "20"]);
+    assert!(ok, "other settings stay open to members: {err}");
+    // Root may, and may force.
+    let (ok, _, err) = d.ctl(&[
+        "port", "add", "p4", "--iface", &x.port_if, "--vlan", "10", "--force",
+    ]);
+    assert!(ok, "{err}");
+    assert!(lab.ping(&b, &c, 2), "the members' ports forward");
+}

@@ -66,10 +66,10 @@ fn result<T: Serialize>(r: &T) -> Result<Value, RpcError> {
     serde_json::to_value(r).map_err(|e| RpcError::failed(e.to_string()))
 }
 
-/// `port.add`: [`PortSettings`] plus an optional `worker`. (serde cannot
-/// flatten into a struct that denies unknown fields, so `worker` is taken
-/// out first and the rest must be exactly the settings.)
-fn port_add_params(p: Value) -> Result<(PortSettings, Option<usize>), RpcError> {
+/// `port.add`: [`PortSettings`] plus an optional `worker` and `force`.
+/// (serde cannot flatten into a struct that denies unknown fields, so
+/// those are taken out first and the rest must be exactly the settings.)
+fn port_add_params(p: Value) -> Result<(PortSettings, Option<usize>, bool), RpcError> {
     let mut p = match p {
         Value::Object(m) => m,
         _ => return Err(RpcError::params("port.add: params must be an object")),
@@ -78,7 +78,27 @@ fn port_add_params(p: Value) -> Result<(PortSettings, Option<usize>), RpcError> 
         None | Some(Value::Null) => None,
         Some(w) => Some(params::<usize>("port.add", w)?),
     };
-    Ok((params("port.add", Value::Object(p))?, worker))
+    let force = match p.remove("force") {
+        None | Some(Value::Null) => false,
+        Some(f) => params::<bool>("port.add", f)?,
+    };
+    Ok((params("port.add", Value::Object(p))?, worker, force))
+}
+
+/// Refuses a non-root caller an interface outside
+/// `switch.allowed_interfaces`: opening a port attaches to the interface
+/// (an XDP program, a packet socket), which may carry the host's own
+/// traffic (issue 14).
+fn check_iface_allowed(c: &Controller, caller: Caller, iface: &str) -> Result<(), RpcError> {
+    if caller.root || c.switch_settings().allows_interface(iface) {
+        return Ok(());
+    }
+    Err(RpcError::new(
+        code::FORBIDDEN,
+        format!(
+            "interface {iface} is not in switch.allowed_interfaces: only root may open a port on it"
+        ),
+    ))
 }
 
 /// Who is asking (from SO_PEERCRED).
@@ -108,8 +128,15 @@ pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Resul
             result(&port_detail(c, e))
         }
         "port.add" => {
-            let (settings, worker) = port_add_params(p)?;
-            result(&port_info(c.add_port(settings, worker)?))
+            let (settings, worker, force) = port_add_params(p)?;
+            if force && !caller.root {
+                return Err(RpcError::new(
+                    code::FORBIDDEN,
+                    "only root may force a port.add",
+                ));
+            }
+            check_iface_allowed(c, caller, &settings.iface)?;
+            result(&port_info(c.add_port(settings, worker, force)?))
         }
         "port.del" => {
             let Name { name } = params(method, p)?;
@@ -121,6 +148,14 @@ pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Resul
         }
         "port.set" => {
             let patch: PortPatch = params(method, p)?;
+            // A change of driver, or any change of a port without sockets,
+            // re-opens the interface (Controller::set_port).
+            if let Some(e) = c.port(&patch.name) {
+                if patch.driver.is_some() || e.status.queues == 0 {
+                    let iface = e.settings.iface.clone();
+                    check_iface_allowed(c, caller, &iface)?;
+                }
+            }
             result(&port_info(c.set_port(&patch)?))
         }
         "fdb.show" => {

@@ -95,6 +95,10 @@ enum PortCmd {
         /// Worker to put it on (default: the least loaded).
         #[arg(long)]
         worker: Option<usize>,
+        /// Root only: open the interface even where vswitchd would refuse
+        /// (it replaces another program's XDP program).
+        #[arg(long)]
+        force: bool,
         /// Settings other than the defaults (the flags of `port set`).
         #[command(flatten)]
         flags: PortPatch,
@@ -295,6 +299,7 @@ fn run(cli: Cli) -> Result<(), String> {
             name,
             iface,
             worker,
+            force,
             flags,
         }) => {
             let mut settings = PortSettings::new(name, iface);
@@ -302,6 +307,9 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut p = serde_json::to_value(&settings).map_err(|e| e.to_string())?;
             if let (Some(w), Value::Object(m)) = (worker, &mut p) {
                 m.insert("worker".into(), w.into());
+            }
+            if let (true, Value::Object(m)) = (force, &mut p) {
+                m.insert("force".into(), true.into());
             }
             ("port.add", ctl.call("port.add", &p)?)
         }

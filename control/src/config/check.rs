@@ -112,6 +112,29 @@ fn check_switch(s: &SwitchSettings, src: Option<&str>) -> Result<Vec<usize>, Con
         }
         workers.push(cpu);
     }
+    for (i, pattern) in s.allowed_interfaces.iter().enumerate() {
+        if let Err(e) = glob::Pattern::new(pattern)
+            .map_err(|e| e.to_string())
+            .and_then(|_| {
+                if pattern.is_empty() {
+                    Err("an empty pattern".into())
+                } else {
+                    Ok(())
+                }
+            })
+        {
+            return Err(at(
+                src,
+                &[
+                    Seg::Key("switch"),
+                    Seg::Key("allowed_interfaces"),
+                    Seg::Index(i),
+                ],
+                "switch.allowed_interfaces".into(),
+                format!("invalid interface pattern {pattern:?}: {e}"),
+            ));
+        }
+    }
     for (key, value) in [
         ("control_idle_secs", s.control_idle_secs),
         ("control_read_secs", s.control_read_secs),

@@ -397,3 +397,37 @@ fn vlan_values_are_reported_as_written() {
     let e = serde_json::from_str::<crate::api::params::FdbFilter>(r#"{"vlan": -1}"#).unwrap_err();
     assert!(e.to_string().contains("VLAN -1 "), "{e}");
 }
+
+/// `allowed_interfaces` takes names and globs; a bad pattern is refused
+/// with its key and line.
+#[test]
+fn allowed_interfaces_are_names_and_globs() {
+    let v =
+        validate("[switch]\nallowed_interfaces = [\"vm1\", \"vsw-*\", \"tap[0-3]\"]\n").unwrap();
+    let s = &v.switch;
+    for (iface, ok) in [
+        ("vm1", true),
+        ("vm10", false),
+        ("vsw-a", true),
+        ("vsw", false),
+        ("tap2", true),
+        ("tap4", false),
+        ("eth0", false),
+    ] {
+        assert_eq!(s.allows_interface(iface), ok, "{iface}");
+    }
+    assert!(
+        !validate("").unwrap().switch.allows_interface("eth0"),
+        "default: none"
+    );
+    let e = err("[switch]\nallowed_interfaces = [\"ok\", \"bad[\"]\n");
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("switch.allowed_interfaces", Some(2)),
+        "{e}"
+    );
+    assert!(
+        e.message.contains("invalid interface pattern \"bad[\""),
+        "{e}"
+    );
+}
