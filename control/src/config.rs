@@ -15,10 +15,12 @@ use crate::model::switch::{FdbSettings, SwitchSettings};
 mod check;
 mod locate;
 mod probe;
+mod write;
 
 pub use crate::model::switch::DEFAULT_SOCKET;
 pub use check::{check, ValidConfig, ValidPort};
 pub use probe::{group_id, probe, probe_interfaces, HostFacts};
+pub use write::write_atomically;
 
 /// The whole file; also the result of `config.show`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -68,7 +70,8 @@ impl ConfigError {
 }
 
 /// A file read, checked and probed (all but its interfaces: see
-/// [`Loaded::probe_interfaces`]).
+/// [`Loaded::probe_interfaces`], which `vswitchd --check` and the start
+/// run).
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// The checked configuration.
@@ -80,8 +83,8 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// Checks that every port's interface exists (at start, not for
-    /// `--check`: a config is often checked on another machine).
+    /// Checks that every port's interface exists; the error names the
+    /// key and its line.
     pub fn probe_interfaces(&self) -> Result<(), ConfigError> {
         probe_interfaces(&self.config, Some(&self.src))
     }

@@ -3,7 +3,6 @@
 //! runs the aging sweep and answers questions about state. Only the control thread (and API
 //! threads, one request at a time through a mutex) touches it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -156,6 +155,7 @@ impl Controller {
                         id: p.id,
                         iface: p.settings.iface.clone(),
                         driver: p.settings.driver.choice(),
+                        replace_foreign_xdp: false,
                     },
                     i % nworkers,
                 )
@@ -233,6 +233,11 @@ impl Controller {
     /// The running switch.
     pub fn switch(&self) -> &Switch {
         &self.switch
+    }
+
+    /// `[switch]` as started.
+    pub fn switch_settings(&self) -> &SwitchSettings {
+        &self.switch_settings
     }
 
     /// Configured ports.
@@ -315,11 +320,15 @@ impl Controller {
 
     /// Adds a port while the switch runs: opens its sockets on `worker`
     /// (default: the worker with the fewest ports), then publishes a
-    /// snapshot with it.
+    /// snapshot with it. `force` (root only, the API checks) replaces an
+    /// XDP program no vswitchd recorded instead of refusing the interface
+    /// (dataplane/runtime/src/port/xdp_owner.rs); a running switch's
+    /// program is refused even so.
     pub fn add_port(
         &mut self,
         settings: PortSettings,
         worker: Option<usize>,
+        force: bool,
     ) -> Result<&PortEntry, ControlError> {
         check_port_name(&settings.name).map_err(ControlError::Invalid)?;
         check_iface(&settings.iface).map_err(ControlError::Invalid)?;
@@ -363,6 +372,10 @@ impl Controller {
         // The worker refuses an interface another switch or program holds
         // (dataplane/runtime/src/port/xdp_owner.rs) before it opens
         // anything, so a refusal changes nothing.
+        // Ids are reused: the workers' counters of this id still hold a
+        // deleted port's counts, so the new port's start where they stand.
+        let raw = self.switch.totals();
+        self.baseline.ports[id.index()] = raw.ports[id.index()];
         let status = self
             .switch
             .add_port(
@@ -370,6 +383,7 @@ impl Controller {
                     id,
                     iface: settings.iface.clone(),
                     driver: settings.driver.choice(),
+                    replace_foreign_xdp: force,
                 },
                 worker,
             )
@@ -385,7 +399,7 @@ impl Controller {
             let _ = self.switch.remove_port(id, worker);
             return Err(self.refused(e));
         }
-        tracing::info!(port = %settings.name, worker, "port added");
+        tracing::info!(port = %settings.name, worker, force, "port added");
         let link = LinkInfo::probe(&settings.iface);
         self.ports.push(PortEntry {
             settings,
@@ -522,6 +536,7 @@ impl Controller {
                     id,
                     iface: iface.clone(),
                     driver,
+                    replace_foreign_xdp: false,
                 },
                 worker,
             )
@@ -824,33 +839,17 @@ impl Controller {
         let fail = |what: &str, e: std::io::Error| {
             ControlError::Failed(format!("{what} {}: {e}", path.display()))
         };
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let file_name = path.file_name().ok_or_else(|| {
-            ControlError::Invalid(format!("{} is not a file path", path.display()))
-        })?;
-        let tmp = dir.join(format!(
-            ".{}.tmp.{}",
-            file_name.to_string_lossy(),
-            std::process::id()
-        ));
+        if path.file_name().is_none() {
+            return Err(ControlError::Invalid(format!(
+                "{} is not a file path",
+                path.display()
+            )));
+        }
         let text = format!(
             "# Written by vswitchd (config.save); the running configuration.\n{}",
             config::to_toml(&self.file())
         );
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(dir)?.sync_all()
-        };
-        if let Err(e) = write() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(fail("cannot write", e));
-        }
+        config::write_atomically(&path, text.as_bytes()).map_err(|e| fail("cannot write", e))?;
         Ok(path)
     }
 

@@ -475,7 +475,13 @@ fn vswitchd_check_accepts_the_example_configs() {
         if p.extension().is_some_and(|x| x == "toml") {
             let (ok, out, err) = sh(
                 bin("vswitchd").to_str().unwrap(),
-                &["--config", p.to_str().unwrap(), "--check"],
+                // The examples' interfaces do not exist here.
+                &[
+                    "--config",
+                    p.to_str().unwrap(),
+                    "--check",
+                    "--skip-interfaces",
+                ],
             );
             assert!(ok, "{}: {err}{out}", p.display());
             n += 1;

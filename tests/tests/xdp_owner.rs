@@ -259,4 +259,30 @@ fn a_foreign_program_is_refused_and_left_in_place() {
     );
     assert!(d.stop().success());
     assert_eq!(xdp_prog(&h1.port_if), Some(foreign), "foreign program kept");
+
+    // port.add refuses it too, unless root forces it: then the program is
+    // replaced by ours, the port forwards, and ours goes with the daemon.
+    let d = Daemon::start("xdpown-cf", &config(&[(&h2, AFXDP)]));
+    let add = |force: bool| {
+        d.call(
+            "port.add",
+            json!({"name": "p1", "iface": h1.port_if, "vlan": 10, "driver": "afxdp", "force": force}),
+        )
+    };
+    let (_, message) = add(false).expect_err("a foreign program refuses port.add");
+    assert!(
+        message.contains("--force"),
+        "the refusal names --force: {message}"
+    );
+    assert_eq!(xdp_prog(&h1.port_if), Some(foreign), "foreign program kept");
+    add(true).expect("root's --force replaces the foreign program");
+    let ours = xdp_prog(&h1.port_if).expect("a program after --force");
+    assert_ne!(ours, foreign, "the foreign program was replaced");
+    assert!(
+        lab.ping(&h1, &h2, 3),
+        "forced port forwards\n{}",
+        d.log_tail(20)
+    );
+    assert!(d.stop().success());
+    assert_eq!(xdp_prog(&h1.port_if), None, "ours goes with the daemon");
 }

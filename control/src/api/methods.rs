@@ -12,12 +12,15 @@ use vswitch_dataplane::port::xsk::XskStats;
 use vswitch_dataplane::stats::PortTotals;
 use vswitch_dataplane::{DropReason, Event};
 
-use super::params::{ConfigSave, Empty, FdbFilter, FdbFlush, FdbKey, Name, StatsFormat, StatsShow};
+use super::params::{
+    ConfigSave, Empty, FdbFilter, FdbFlush, FdbKey, Name, StatsFormat, StatsShow, FDB_PAGE_DEFAULT,
+    FDB_PAGE_MAX,
+};
 use super::prometheus;
 use super::results::{
-    Cleared, EntryType, FdbAdded, FdbDeleted, FdbRow, FdbStatus, FdbUsage, Flushed, KernelCounters,
-    PortCounters, PortDeleted, PortDetail, PortInfo, PortRuntime, PortStats, PrometheusText, Saved,
-    Stats, Status, WorkerLoad, WorkerPorts,
+    Cleared, EntryType, FdbAdded, FdbDeleted, FdbPage, FdbRow, FdbStatus, FdbUsage, Flushed,
+    KernelCounters, PortCounters, PortDeleted, PortDetail, PortInfo, PortRuntime, PortStats,
+    PrometheusText, Saved, Stats, Status, WorkerLoad, WorkerPorts,
 };
 use super::rpc::{code, RpcError};
 use crate::controller::{ControlError, Controller, PortEntry};
@@ -63,10 +66,10 @@ fn result<T: Serialize>(r: &T) -> Result<Value, RpcError> {
     serde_json::to_value(r).map_err(|e| RpcError::failed(e.to_string()))
 }
 
-/// `port.add`: [`PortSettings`] plus an optional `worker`. (serde cannot
-/// flatten into a struct that denies unknown fields, so `worker` is taken
-/// out first and the rest must be exactly the settings.)
-fn port_add_params(p: Value) -> Result<(PortSettings, Option<usize>), RpcError> {
+/// `port.add`: [`PortSettings`] plus an optional `worker` and `force`.
+/// (serde cannot flatten into a struct that denies unknown fields, so
+/// those are taken out first and the rest must be exactly the settings.)
+fn port_add_params(p: Value) -> Result<(PortSettings, Option<usize>, bool), RpcError> {
     let mut p = match p {
         Value::Object(m) => m,
         _ => return Err(RpcError::params("port.add: params must be an object")),
@@ -75,7 +78,27 @@ fn port_add_params(p: Value) -> Result<(PortSettings, Option<usize>), RpcError> 
         None | Some(Value::Null) => None,
         Some(w) => Some(params::<usize>("port.add", w)?),
     };
-    Ok((params("port.add", Value::Object(p))?, worker))
+    let force = match p.remove("force") {
+        None | Some(Value::Null) => false,
+        Some(f) => params::<bool>("port.add", f)?,
+    };
+    Ok((params("port.add", Value::Object(p))?, worker, force))
+}
+
+/// Refuses a non-root caller an interface outside
+/// `switch.allowed_interfaces`: opening a port attaches to the interface
+/// (an XDP program, a packet socket), which may carry the host's own
+/// traffic (issue 14).
+fn check_iface_allowed(c: &Controller, caller: Caller, iface: &str) -> Result<(), RpcError> {
+    if caller.root || c.switch_settings().allows_interface(iface) {
+        return Ok(());
+    }
+    Err(RpcError::new(
+        code::FORBIDDEN,
+        format!(
+            "interface {iface} is not in switch.allowed_interfaces: only root may open a port on it"
+        ),
+    ))
 }
 
 /// Who is asking (from SO_PEERCRED).
@@ -105,8 +128,15 @@ pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Resul
             result(&port_detail(c, e))
         }
         "port.add" => {
-            let (settings, worker) = port_add_params(p)?;
-            result(&port_info(c.add_port(settings, worker)?))
+            let (settings, worker, force) = port_add_params(p)?;
+            if force && !caller.root {
+                return Err(RpcError::new(
+                    code::FORBIDDEN,
+                    "only root may force a port.add",
+                ));
+            }
+            check_iface_allowed(c, caller, &settings.iface)?;
+            result(&port_info(c.add_port(settings, worker, force)?))
         }
         "port.del" => {
             let Name { name } = params(method, p)?;
@@ -118,6 +148,14 @@ pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Resul
         }
         "port.set" => {
             let patch: PortPatch = params(method, p)?;
+            // A change of driver, or any change of a port without sockets,
+            // re-opens the interface (Controller::set_port).
+            if let Some(e) = c.port(&patch.name) {
+                if patch.driver.is_some() || e.status.queues == 0 {
+                    let iface = e.settings.iface.clone();
+                    check_iface_allowed(c, caller, &iface)?;
+                }
+            }
             result(&port_info(c.set_port(&patch)?))
         }
         "fdb.show" => {
@@ -299,17 +337,30 @@ fn port_detail(c: &Controller, e: &PortEntry) -> PortDetail {
             .into_iter()
             .find(|r| r.status.id == e.id)
             .map(|r| kernel(&r.kernel)),
-        fdb_entries: c
-            .switch()
-            .fdb()
-            .entries(now)
-            .iter()
-            .filter(|x| x.port == e.id)
-            .count(),
+        fdb_entries: c.switch().fdb().count(now, |x| x.port == e.id),
     }
 }
 
-fn fdb_show(c: &Controller, f: FdbFilter) -> Result<Vec<FdbRow>, RpcError> {
+/// Slots one `fdb.show` page looks at, at most, however few entries match
+/// its filter: a page with a narrow filter on a big table ends early
+/// (with a `next`) rather than hold the controller for the whole scan.
+const FDB_PAGE_SCAN: usize = 1 << 18;
+
+fn fdb_show(c: &Controller, f: FdbFilter) -> Result<FdbPage, RpcError> {
+    let limit = f.limit.unwrap_or(FDB_PAGE_DEFAULT);
+    if !(1..=FDB_PAGE_MAX).contains(&limit) {
+        return Err(RpcError::params(format!(
+            "fdb.show: limit must be 1-{FDB_PAGE_MAX}"
+        )));
+    }
+    let start = match &f.cursor {
+        None => 0,
+        Some(s) => s.parse::<usize>().map_err(|_| {
+            RpcError::params(format!(
+                "fdb.show: invalid cursor {s:?}: pass the \"next\" of the previous page"
+            ))
+        })?,
+    };
     let port_filter = match &f.port {
         Some(name) => Some(
             c.port(name)
@@ -319,27 +370,44 @@ fn fdb_show(c: &Controller, f: FdbFilter) -> Result<Vec<FdbRow>, RpcError> {
         None => None,
     };
     let sw = c.switch();
-    let mut entries = sw.fdb().entries(sw.now_secs());
-    entries.retain(|e| {
+    let now = sw.now_secs();
+    let keep = |e: &vswitch_dataplane::fdb::FdbEntry| {
         f.vlan.is_none_or(|v| e.vlan == v.id())
             && f.mac.is_none_or(|m| e.mac == m.mac())
             && port_filter.is_none_or(|p| e.port == p)
-    });
+    };
+    let (mut entries, next) = match (f.vlan, f.mac) {
+        // One key: a lookup, not a scan.
+        (Some(v), Some(m)) => (
+            sw.fdb()
+                .get(v.id(), m.mac(), now)
+                .filter(|e| start == 0 && keep(e))
+                .into_iter()
+                .collect(),
+            None,
+        ),
+        _ => sw
+            .fdb()
+            .entries_page(now, start, limit, FDB_PAGE_SCAN, keep),
+    };
     entries.sort_by_key(|e| (e.vlan, e.mac));
-    Ok(entries
-        .iter()
-        .map(|e| FdbRow {
-            mac: e.mac.into(),
-            vlan: e.vlan.into(),
-            port: c.port_name(e.port).map(str::to_string),
-            kind: if e.is_static {
-                EntryType::Static
-            } else {
-                EntryType::Dynamic
-            },
-            age_secs: e.age_secs,
-        })
-        .collect())
+    Ok(FdbPage {
+        entries: entries
+            .iter()
+            .map(|e| FdbRow {
+                mac: e.mac.into(),
+                vlan: e.vlan.into(),
+                port: c.port_name(e.port).map(str::to_string),
+                kind: if e.is_static {
+                    EntryType::Static
+                } else {
+                    EntryType::Dynamic
+                },
+                age_secs: e.age_secs,
+            })
+            .collect(),
+        next: next.map(|n| n.to_string()),
+    })
 }
 
 fn stats(c: &Controller) -> Stats {

@@ -27,10 +27,24 @@ pub struct Name {
     pub name: String,
 }
 
-/// `fdb.show`: filters, all optional.
+/// Entries in an `fdb.show` page unless `limit` says otherwise.
+pub const FDB_PAGE_DEFAULT: usize = 1000;
+/// Most entries in one `fdb.show` page: a page is built, as one JSON
+/// answer, while the request holds the controller, so its size bounds
+/// both the daemon's memory and how long other requests wait.
+pub const FDB_PAGE_MAX: usize = 10_000;
+
+/// `fdb.show`: filters, all optional, and where the page starts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FdbFilter {
+    /// Most entries in the page (default [`FDB_PAGE_DEFAULT`], at most
+    /// [`FDB_PAGE_MAX`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// The previous page's `next`; absent for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
     /// Only this VLAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan: Option<Vlan>,

@@ -190,6 +190,16 @@ impl std::fmt::Display for EntryType {
     }
 }
 
+/// `fdb.show`: one page of entries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FdbPage {
+    /// The page's entries, sorted by VLAN then MAC.
+    pub entries: Vec<FdbRow>,
+    /// The cursor of the next page; `None` when the table has been
+    /// walked to its end.
+    pub next: Option<String>,
+}
+
 /// `fdb.show`: one entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FdbRow {

@@ -14,11 +14,11 @@ use serde::Serialize;
 use serde_json::Value;
 use vswitch_control::api::client::Client;
 use vswitch_control::api::params::{
-    ConfigSave, Empty, FdbFilter, FdbFlush, FdbKey, Name, StatsFormat, StatsShow,
+    ConfigSave, Empty, FdbFilter, FdbFlush, FdbKey, Name, StatsFormat, StatsShow, FDB_PAGE_MAX,
 };
 use vswitch_control::api::results::{
-    Cleared, EntryType, FdbAdded, FdbDeleted, FdbRow, Flushed, PortDeleted, PortDetail, PortInfo,
-    PrometheusText, Saved, Stats, Status,
+    Cleared, EntryType, FdbAdded, FdbDeleted, FdbPage, FdbRow, Flushed, PortDeleted, PortDetail,
+    PortInfo, PrometheusText, Saved, Stats, Status,
 };
 use vswitch_control::config::{self, ConfigFile, DEFAULT_SOCKET};
 use vswitch_control::model::port::{PortPatch, PortSettings};
@@ -95,6 +95,10 @@ enum PortCmd {
         /// Worker to put it on (default: the least loaded).
         #[arg(long)]
         worker: Option<usize>,
+        /// Root only: open the interface even where vswitchd would refuse
+        /// (it replaces another program's XDP program).
+        #[arg(long)]
+        force: bool,
         /// Settings other than the defaults (the flags of `port set`).
         #[command(flatten)]
         flags: PortPatch,
@@ -228,6 +232,37 @@ impl Ctl {
     }
 }
 
+/// Every page of `fdb.show`, as one array sorted by VLAN then MAC (what
+/// `--json` prints). The daemon answers a page at a time, so neither its
+/// memory nor its other clients wait on a big table; the pages are
+/// gathered here, in the client.
+fn fdb_show_all(
+    ctl: &mut Ctl,
+    vlan: Option<Vlan>,
+    port: Option<String>,
+    mac: Option<MacAddr>,
+) -> Result<Value, String> {
+    let mut rows: Vec<FdbRow> = Vec::new();
+    let mut cursor = None;
+    loop {
+        let filter = FdbFilter {
+            limit: Some(FDB_PAGE_MAX),
+            cursor: cursor.take(),
+            vlan,
+            port: port.clone(),
+            mac,
+        };
+        let page: FdbPage = typed("fdb.show", &ctl.call("fdb.show", &filter)?)?;
+        rows.extend(page.entries);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    rows.sort_by_key(|r| (r.vlan, r.mac.to_string()));
+    serde_json::to_value(rows).map_err(|e| e.to_string())
+}
+
 /// Reads a result into its type.
 fn typed<T: DeserializeOwned>(method: &str, v: &Value) -> Result<T, String> {
     serde_json::from_value(v.clone())
@@ -264,6 +299,7 @@ fn run(cli: Cli) -> Result<(), String> {
             name,
             iface,
             worker,
+            force,
             flags,
         }) => {
             let mut settings = PortSettings::new(name, iface);
@@ -271,6 +307,9 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut p = serde_json::to_value(&settings).map_err(|e| e.to_string())?;
             if let (Some(w), Value::Object(m)) = (worker, &mut p) {
                 m.insert("worker".into(), w.into());
+            }
+            if let (true, Value::Object(m)) = (force, &mut p) {
+                m.insert("force".into(), true.into());
             }
             ("port.add", ctl.call("port.add", &p)?)
         }
@@ -282,10 +321,9 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             ("port.set", ctl.call("port.set", &flags)?)
         }
-        Command::Fdb(FdbCmd::Show { vlan, port, mac }) => (
-            "fdb.show",
-            ctl.call("fdb.show", &FdbFilter { vlan, port, mac })?,
-        ),
+        Command::Fdb(FdbCmd::Show { vlan, port, mac }) => {
+            ("fdb.show", fdb_show_all(&mut ctl, vlan, port, mac)?)
+        }
         Command::Fdb(FdbCmd::Add { mac, vlan, port }) => (
             "fdb.add",
             ctl.call("fdb.add", &StaticEntry { mac, vlan, port })?,

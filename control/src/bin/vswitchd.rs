@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
-use vswitch_control::api::server::{self, Server};
+use vswitch_control::api::server::{self, Server, Timeouts};
 use vswitch_control::config;
 use vswitch_control::controller::Controller;
 
@@ -22,6 +22,10 @@ struct Args {
     /// Validate the configuration and exit.
     #[arg(long)]
     check: bool,
+    /// With --check: do not require the ports' interfaces to exist here
+    /// (checking a configuration meant for another machine).
+    #[arg(long, requires = "check")]
+    skip_interfaces: bool,
 }
 
 fn init_logs() {
@@ -46,6 +50,16 @@ fn main() -> ExitCode {
     };
     let valid = &loaded.config;
     if args.check {
+        // A port on an interface that does not exist would fail the
+        // start: say so here, with the key and its line.
+        if let Err(e) =
+            loaded
+                .probe_interfaces()
+                .or_else(|e| if args.skip_interfaces { Ok(()) } else { Err(e) })
+        {
+            eprintln!("vswitchd: {}: {e}", args.config.display());
+            return ExitCode::from(2);
+        }
         println!(
             "{}: configuration OK: {} port(s), {} worker(s), {} static FDB entr{}",
             args.config.display(),
@@ -72,8 +86,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    // Interfaces are probed at start, not by --check: a configuration is
-    // often checked on another machine than the one it runs on.
+    // Interfaces are probed again at start: they may have gone since a
+    // --check.
     if let Err(e) = loaded.probe_interfaces() {
         eprintln!("vswitchd: cannot start: {}: {e}", args.config.display());
         return ExitCode::from(1);
@@ -88,6 +102,11 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     let group = loaded.host.control_gid;
+    // Checked to be 1..=86400 (control/src/config/check.rs).
+    let timeouts = Timeouts {
+        idle: Duration::from_secs(valid.switch.control_idle_secs.unsigned_abs()),
+        read: Duration::from_secs(valid.switch.control_read_secs.unsigned_abs()),
+    };
     let controller = match Controller::start(loaded.config, args.config.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -120,7 +139,7 @@ fn main() -> ExitCode {
             .shutdown();
         return ExitCode::from(1);
     }
-    let server = match Server::start(&socket, group, Arc::clone(&controller)) {
+    let server = match Server::start(&socket, group, timeouts, Arc::clone(&controller)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("vswitchd: {e}");

@@ -67,6 +67,9 @@ impl ValidConfig {
     }
 }
 
+/// Longest control-connection timeout accepted, in seconds (a day).
+const MAX_CONTROL_SECS: i64 = 86_400;
+
 /// An error at `path` in the file; a missing key is reported at its table.
 pub(super) fn at(src: Option<&str>, path: &[Seg<'_>], key: String, msg: String) -> ConfigError {
     ConfigError {
@@ -108,6 +111,42 @@ fn check_switch(s: &SwitchSettings, src: Option<&str>) -> Result<Vec<usize>, Con
             )));
         }
         workers.push(cpu);
+    }
+    for (i, pattern) in s.allowed_interfaces.iter().enumerate() {
+        if let Err(e) = glob::Pattern::new(pattern)
+            .map_err(|e| e.to_string())
+            .and_then(|_| {
+                if pattern.is_empty() {
+                    Err("an empty pattern".into())
+                } else {
+                    Ok(())
+                }
+            })
+        {
+            return Err(at(
+                src,
+                &[
+                    Seg::Key("switch"),
+                    Seg::Key("allowed_interfaces"),
+                    Seg::Index(i),
+                ],
+                "switch.allowed_interfaces".into(),
+                format!("invalid interface pattern {pattern:?}: {e}"),
+            ));
+        }
+    }
+    for (key, value) in [
+        ("control_idle_secs", s.control_idle_secs),
+        ("control_read_secs", s.control_read_secs),
+    ] {
+        if !(1..=MAX_CONTROL_SECS).contains(&value) {
+            return Err(at(
+                src,
+                &[Seg::Key("switch"), Seg::Key(key)],
+                format!("switch.{key}"),
+                format!("{value} is out of range (1-{MAX_CONTROL_SECS})"),
+            ));
+        }
     }
     if s.control_socket.as_os_str().is_empty() || !s.control_socket.is_absolute() {
         return Err(at(

@@ -14,17 +14,25 @@ pub struct HostFacts {
     pub control_gid: Option<u32>,
 }
 
-/// Checks that the worker CPUs and the control group exist.
+/// Checks that the worker CPUs are ones vswitchd may run on and that the
+/// control group exists.
 pub fn probe(c: &ValidConfig, src: Option<&str>) -> Result<HostFacts, ConfigError> {
-    let cpus = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(1);
-    if let Some(&cpu) = c.workers.iter().find(|&&w| w >= cpus) {
+    // The CPUs of this thread's affinity mask (what `taskset` leaves),
+    // by id: under `taskset -c 1` that is CPU 1 alone, not "one CPU".
+    let mut allowed: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    allowed.sort_unstable();
+    if let Some(&cpu) = c.workers.iter().find(|w| !allowed.contains(w)) {
         return Err(at(
             src,
             &[Seg::Key("switch"), Seg::Key("workers")],
             "switch.workers".into(),
             format!(
-                "CPU {cpu} does not exist (this machine has CPUs 0-{})",
-                cpus - 1
+                "CPU {cpu} does not exist or is outside vswitchd's CPU affinity (CPUs {})",
+                cpu_list(&allowed)
             ),
         ));
     }
@@ -42,10 +50,42 @@ pub fn probe(c: &ValidConfig, src: Option<&str>) -> Result<HostFacts, ConfigErro
     Ok(HostFacts { control_gid })
 }
 
-/// Checks that every port's interface exists.
+/// CPU ids as ranges, e.g. `0-3,6`; `none` for none.
+fn cpu_list(ids: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            ids[i].to_string()
+        } else {
+            format!("{}-{}", ids[i], ids[j])
+        });
+        i = j + 1;
+    }
+    if out.is_empty() {
+        "none".into()
+    } else {
+        out.join(",")
+    }
+}
+
+/// Whether a port's interface must exist before the port opens it. Every
+/// port opens an existing interface today; a port kind that creates its
+/// own (a tap port, say) returns false here, so neither `--check` nor the
+/// start refuses it for an interface that is not there yet.
+fn needs_existing_iface(_port: &crate::model::port::PortSettings) -> bool {
+    true
+}
+
+/// Checks that every port's interface exists (ports that create their
+/// interface aside, see [`needs_existing_iface`]).
 pub fn probe_interfaces(c: &ValidConfig, src: Option<&str>) -> Result<(), ConfigError> {
     for (i, p) in c.ports.iter().enumerate() {
-        if !iface_exists(&p.settings.iface) {
+        if needs_existing_iface(&p.settings) && !iface_exists(&p.settings.iface) {
             return Err(at(
                 src,
                 &[Seg::Key("port"), Seg::Index(i), Seg::Key("iface")],

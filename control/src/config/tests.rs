@@ -233,7 +233,7 @@ fn host_facts_pass_the_check_and_fail_the_probe() {
     for (src, why) in [
         (
             "[switch]\nworkers = [4096]\n",
-            "does not exist (this machine has CPUs",
+            "does not exist or is outside vswitchd's CPU affinity",
         ),
         (
             "[switch]\ncontrol_group = \"no-such-group-xyz\"\n",
@@ -341,6 +341,93 @@ fn driver_key_is_read_checked_and_written_back() {
     assert_eq!(
         (e.key.as_str(), e.line),
         ("port \"a\".driver", Some(5)),
+        "{e}"
+    );
+}
+
+/// Worker CPUs are checked by id against the affinity mask: under
+/// `taskset -c N` only CPU N is allowed (the probe counted the CPUs of the
+/// mask, so under `taskset -c 1` it refused 1 and took 0).
+#[test]
+fn worker_cpus_are_checked_by_id_against_the_affinity_mask() {
+    let ids: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let hi = *ids.iter().max().unwrap();
+    // In a thread of its own: the mask is per thread and dies with it.
+    std::thread::spawn(move || {
+        assert!(core_affinity::set_for_current(core_affinity::CoreId {
+            id: hi
+        }));
+        let probe_of = |cpu: usize| {
+            let src = format!("[switch]\nworkers = [{cpu}]\n");
+            probe(
+                &check(parse(&src).unwrap(), Some(&src)).unwrap(),
+                Some(&src),
+            )
+        };
+        assert!(probe_of(hi).is_ok(), "CPU {hi} is in the mask");
+        if hi != 0 {
+            let e = probe_of(0).unwrap_err();
+            assert!(e.message.contains(&format!("(CPUs {hi})")), "{e}");
+            assert_eq!((e.key.as_str(), e.line), ("switch.workers", Some(2)));
+        }
+        assert!(probe_of(hi + 1).is_err());
+    })
+    .join()
+    .unwrap();
+}
+
+/// Values are reported as written, and a VLAN list takes digits only.
+#[test]
+fn vlan_values_are_reported_as_written() {
+    let e = err("[[port]]\nname = \"a\"\niface = \"x\"\nvlan = -1\n");
+    assert!(e.message.contains("VLAN -1 "), "{e}");
+    assert!(!e.to_string().contains("4294967295"), "{e}");
+    assert_eq!(e.line, Some(4), "{e}");
+    for list in ["+10", "10,+20", "-10", "1-+5", " 10 , +0x1 "] {
+        let e = err(&format!(
+            "[[port]]\nname = \"a\"\niface = \"x\"\nvlan_mode = \"trunk\"\ntrunk_vlans = \"{list}\"\n"
+        ));
+        assert!(e.message.contains("invalid VLAN list item"), "{list}: {e}");
+        assert_eq!(e.line, Some(5), "{list}: {e}");
+    }
+    let e = serde_json::from_str::<crate::api::params::FdbFilter>(r#"{"vlan": -1}"#).unwrap_err();
+    assert!(e.to_string().contains("VLAN -1 "), "{e}");
+}
+
+/// `allowed_interfaces` takes names and globs; a bad pattern is refused
+/// with its key and line.
+#[test]
+fn allowed_interfaces_are_names_and_globs() {
+    let v =
+        validate("[switch]\nallowed_interfaces = [\"vm1\", \"vsw-*\", \"tap[0-3]\"]\n").unwrap();
+    let s = &v.switch;
+    for (iface, ok) in [
+        ("vm1", true),
+        ("vm10", false),
+        ("vsw-a", true),
+        ("vsw", false),
+        ("tap2", true),
+        ("tap4", false),
+        ("eth0", false),
+    ] {
+        assert_eq!(s.allows_interface(iface), ok, "{iface}");
+    }
+    assert!(
+        !validate("").unwrap().switch.allows_interface("eth0"),
+        "default: none"
+    );
+    let e = err("[switch]\nallowed_interfaces = [\"ok\", \"bad[\"]\n");
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("switch.allowed_interfaces", Some(2)),
+        "{e}"
+    );
+    assert!(
+        e.message.contains("invalid interface pattern \"bad[\""),
         "{e}"
     );
 }

@@ -23,6 +23,50 @@ pub struct SwitchSettings {
     /// CPUs to pin poll workers to, one worker each.
     #[serde(default = "default_workers")]
     pub workers: Vec<i64>,
+    /// Interfaces (names or globs such as `vsw-*`) a `control_group`
+    /// member may put a port on; on any other only root may (`port.add`,
+    /// and a `port.set` that re-binds). Empty: root only.
+    #[serde(default)]
+    pub allowed_interfaces: Vec<String>,
+    /// Seconds a control connection may wait before its next request
+    /// begins before it is closed.
+    #[serde(default = "default_idle")]
+    pub control_idle_secs: i64,
+    /// Seconds a control connection has to finish a request line it began.
+    #[serde(default = "default_read")]
+    pub control_read_secs: i64,
+}
+
+impl SwitchSettings {
+    /// Whether `iface` matches `allowed_interfaces` (patterns that do not
+    /// parse match nothing; the config check refuses them).
+    pub fn allows_interface(&self, iface: &str) -> bool {
+        self.allowed_interfaces.iter().any(|p| {
+            glob::Pattern::new(p).is_ok_and(|g| {
+                g.matches_with(
+                    iface,
+                    glob::MatchOptions {
+                        case_sensitive: true,
+                        require_literal_separator: true,
+                        require_literal_leading_dot: false,
+                    },
+                )
+            })
+        })
+    }
+}
+
+/// Default of `control_idle_secs`.
+pub const DEFAULT_CONTROL_IDLE_SECS: u64 = 60;
+/// Default of `control_read_secs`.
+pub const DEFAULT_CONTROL_READ_SECS: u64 = 10;
+
+fn default_idle() -> i64 {
+    DEFAULT_CONTROL_IDLE_SECS as i64
+}
+
+fn default_read() -> i64 {
+    DEFAULT_CONTROL_READ_SECS as i64
 }
 
 impl Default for SwitchSettings {
@@ -31,6 +75,9 @@ impl Default for SwitchSettings {
             control_socket: default_socket(),
             control_group: None,
             workers: default_workers(),
+            allowed_interfaces: Vec::new(),
+            control_idle_secs: default_idle(),
+            control_read_secs: default_read(),
         }
     }
 }

@@ -271,7 +271,17 @@ impl Engine {
     /// `include_static`) and reclaims their slots at once. Returns how many
     /// entries went.
     pub fn flush(&mut self, scope: FlushScope, include_static: bool, now: u32) -> usize {
-        let before = self.fdb.len(now);
+        // The entries the flush hides, counted just before it: a count of
+        // the whole table before and after would also count what workers
+        // learn meanwhile (and go below zero).
+        let flushed = self.fdb.count(now, |e| {
+            (include_static || !e.is_static)
+                && match scope {
+                    FlushScope::All => true,
+                    FlushScope::Vlan(v) => e.vlan == v,
+                    FlushScope::Port(p) => e.port == p,
+                }
+        });
         self.fdb.flush(scope, include_static);
         // Reclaim at once so a full table can learn again right away.
         self.fdb.sweep(now);
@@ -282,7 +292,7 @@ impl Engine {
                 FlushScope::Port(p) => s.port != p,
             });
         }
-        before.saturating_sub(self.fdb.len(now))
+        flushed
     }
 }
 
@@ -439,6 +449,61 @@ mod tests {
         };
         assert!(e.set_port(p(0), PortConfig::new(trunk), 0).unwrap());
         assert_eq!(e.fdb().get(v(10), mac(1), 0).unwrap().port, p(0));
+    }
+
+    /// The count a flush reports is the entries it hid, even while a
+    /// worker keeps learning (issue 14: counting the table before and
+    /// after went below zero).
+    #[test]
+    fn a_flush_counts_its_scope_while_learning_goes_on() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let mut e = Engine::new(FdbConfig {
+            capacity: 1 << 20,
+            aging_secs: 0,
+            seed: 1,
+        })
+        .unwrap();
+        let guest = || PortConfig::new(VlanMode::Guest { native: None });
+        e.add_port(p(0), guest(), 0).unwrap();
+        e.add_port(p(1), guest(), 0).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let learned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let learner = {
+            let mut reader = e.fdb().reader().unwrap();
+            let (stop, learned) = (Arc::clone(&stop), Arc::clone(&learned));
+            std::thread::spawn(move || {
+                // Port 1 learns new MACs until told to stop.
+                let mut n: u64 = 0;
+                while !stop.load(Ordering::Relaxed) && n < 900_000 {
+                    let pinned = reader.pin();
+                    for _ in 0..64 {
+                        n += 1;
+                        let h = pinned.hash(v(1), Mac::from_u64(0x0200_0000_0000 | n));
+                        pinned.learn(&h, p(1), 0);
+                    }
+                    learned.store(n as usize, Ordering::Relaxed);
+                }
+            })
+        };
+        // Wait until learning is under way, so every flush overlaps it.
+        while learned.load(Ordering::Relaxed) < 10_000 {
+            std::thread::yield_now();
+        }
+        let mut counts = Vec::new();
+        for round in 0..5u8 {
+            for i in 0..10u8 {
+                e.add_static(StaticEntry {
+                    vlan: v(2),
+                    mac: Mac::new([2, 0xee, round, 0, 0, i]),
+                    port: p(0),
+                })
+                .unwrap();
+            }
+            counts.push(e.flush(FlushScope::Port(p(0)), true, 0));
+        }
+        stop.store(true, Ordering::Relaxed);
+        learner.join().unwrap();
+        assert_eq!(counts, vec![10; 5], "each flush hid port 0's 10 entries");
     }
 
     #[test]

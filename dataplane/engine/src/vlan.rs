@@ -157,7 +157,12 @@ impl FromStr for VlanSet {
                 why,
             };
             let vid = |t: &str| -> Result<VlanId, VlanSetParseError> {
-                let n: u32 = t.trim().parse().map_err(|_| err("not a number or range"))?;
+                // Digits only: `u32::from_str` would also take "+10".
+                let t = t.trim();
+                if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(err("not a number or range"));
+                }
+                let n: u32 = t.parse().map_err(|_| err("VLAN IDs are 1-4094"))?;
                 VlanId::try_from(n).map_err(|_| err("VLAN IDs are 1-4094"))
             };
             if item.is_empty() {
@@ -302,7 +307,9 @@ mod tests {
         assert_eq!(VlanSet::all().len(), 4094);
         assert_eq!("".parse::<VlanSet>().unwrap(), VlanSet::EMPTY);
         assert_eq!("5-5".parse::<VlanSet>().unwrap().to_string(), "5");
-        for bad in ["0", "4095", "10-5", "a", "10,,20", "1-", "-3", "1-2-3"] {
+        for bad in [
+            "0", "4095", "10-5", "a", "10,,20", "1-", "-3", "1-2-3", "+10", "10-+20", "1_0",
+        ] {
             assert!(bad.parse::<VlanSet>().is_err(), "{bad}");
         }
         let e = "10,4095".parse::<VlanSet>().unwrap_err();

@@ -5,7 +5,7 @@
 //! | operation | who may call it | progress |
 //! |---|---|---|
 //! | [`Pinned::lookup`], [`Pinned::learn`], [`Pinned::prefetch`] | any number of threads at once, each through its own [`FdbReader`], between `pin` and the guard's drop | lock-free: no locks, no waiting; a learn that loses a race gives up and says so ([`Learn::Race`]) |
-//! | [`Fdb::add_static`], [`Fdb::remove`], [`Fdb::flush`], [`Fdb::sweep`], [`Fdb::entries`], [`Fdb::get`] | any thread (the control thread); serialized by an internal mutex that readers never touch | blocking among themselves only |
+//! | [`Fdb::add_static`], [`Fdb::remove`], [`Fdb::flush`], [`Fdb::sweep`], [`Fdb::entries`], [`Fdb::entries_page`], [`Fdb::count`], [`Fdb::get`] | any thread (the control thread); serialized by an internal mutex that readers never touch | blocking among themselves only |
 //!
 //! Guarantees:
 //! - A slot's (port, flags, last-seen, epoch) is one atomic word: a reader
@@ -547,29 +547,83 @@ impl Fdb {
         }
     }
 
-    /// Every entry visible at `now`, in table order.
+    /// The entry in slot `slot` if one is visible at `now`.
+    fn visible_in(&self, slot: &Slot<'_>, now: u32) -> Option<FdbEntry> {
+        let k = slot.key.load(Ordering::Acquire);
+        if k == EMPTY_KEY {
+            return None;
+        }
+        let v = Value(slot.val.load(Ordering::Acquire));
+        (v.state() == State::Live
+            && slot.key.load(Ordering::Acquire) == k
+            && self.visible(v, key_vlan(k), now))
+        .then(|| self.entry_of(k, v, now))
+    }
+
+    /// Every entry visible at `now`, in table order. Memory grows with
+    /// the table: the control plane pages with [`Fdb::entries_page`].
     pub fn entries(&self, now: u32) -> Vec<FdbEntry> {
         let _guard = self.maint();
+        self.table
+            .slots()
+            .filter_map(|(_, slot)| self.visible_in(&slot, now))
+            .collect()
+    }
+
+    /// Number of slots, the end of the cursor range of
+    /// [`Fdb::entries_page`].
+    pub fn slot_count(&self) -> usize {
+        self.table.slot_count()
+    }
+
+    /// One page of the table: the entries visible at `now` that `keep`
+    /// accepts, in table order, from slot `start` on; stops after `limit`
+    /// entries or `max_slots` slots looked at, whichever comes first.
+    /// Returns them and the slot to go on from (`None`: the table's end).
+    ///
+    /// Entries never move between slots (an insert claims a slot and keeps
+    /// it until the entry is retired, see [`Fdb::sweep`]), so paging
+    /// through the whole table returns every entry that stays in it all the
+    /// while exactly once; one added or removed meanwhile may or may not
+    /// be returned.
+    pub fn entries_page(
+        &self,
+        now: u32,
+        start: usize,
+        limit: usize,
+        max_slots: usize,
+        mut keep: impl FnMut(&FdbEntry) -> bool,
+    ) -> (Vec<FdbEntry>, Option<usize>) {
+        let _guard = self.maint();
+        let end = self.table.slot_count();
         let mut out = Vec::new();
-        for (_, slot) in self.table.slots() {
-            let k = slot.key.load(Ordering::Acquire);
-            if k == EMPTY_KEY {
-                continue;
+        let mut i = start.min(end);
+        let stop = i.saturating_add(max_slots.max(1)).min(end);
+        while i < stop && out.len() < limit {
+            if let Some(e) = self.visible_in(&self.table.slot(i), now) {
+                if keep(&e) {
+                    out.push(e);
+                }
             }
-            let v = Value(slot.val.load(Ordering::Acquire));
-            if v.state() == State::Live
-                && slot.key.load(Ordering::Acquire) == k
-                && self.visible(v, key_vlan(k), now)
-            {
-                out.push(self.entry_of(k, v, now));
-            }
+            i += 1;
         }
-        out
+        (out, (i < end).then_some(i))
+    }
+
+    /// Number of entries visible at `now` that `keep` accepts (a full
+    /// scan that allocates nothing).
+    pub fn count(&self, now: u32, mut keep: impl FnMut(&FdbEntry) -> bool) -> usize {
+        let _guard = self.maint();
+        self.table
+            .slots()
+            .filter_map(|(_, slot)| self.visible_in(&slot, now))
+            .filter(|e| keep(e))
+            .count()
     }
 
     /// Number of entries visible at `now` (a full scan).
     pub fn len(&self, now: u32) -> usize {
-        self.entries(now).len()
+        self.count(now, |_| true)
     }
 
     /// Whether no entry is visible at `now`.

@@ -223,6 +223,11 @@ impl Table {
         self.buckets[index / SLOTS_PER_BUCKET].slot(index % SLOTS_PER_BUCKET)
     }
 
+    /// Number of slots (indices of [`Table::slot`] are below it).
+    pub(super) fn slot_count(&self) -> usize {
+        self.buckets.len() * SLOTS_PER_BUCKET
+    }
+
     /// Asks the CPU to start loading both buckets of `h` (tags and keys,
     /// and values).
     #[inline]

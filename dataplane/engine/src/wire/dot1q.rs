@@ -9,7 +9,7 @@ pub struct VlanId(u16);
 
 /// A number outside 1..=4094 was given as a VLAN ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VlanIdError(pub u32);
+pub struct VlanIdError(pub i64);
 
 impl fmt::Display for VlanIdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -48,15 +48,19 @@ impl TryFrom<u32> for VlanId {
         u16::try_from(v)
             .ok()
             .and_then(VlanId::new)
-            .ok_or(VlanIdError(v))
+            .ok_or(VlanIdError(v.into()))
     }
 }
 
 impl TryFrom<i64> for VlanId {
     type Error = VlanIdError;
     fn try_from(v: i64) -> Result<VlanId, VlanIdError> {
-        let clamped = u32::try_from(v).unwrap_or(u32::MAX);
-        VlanId::try_from(clamped)
+        // The error names the value as given (a clamp made -1 read as
+        // 4294967295).
+        u32::try_from(v)
+            .ok()
+            .and_then(|v| VlanId::try_from(v).ok())
+            .ok_or(VlanIdError(v))
     }
 }
 

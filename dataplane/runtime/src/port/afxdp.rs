@@ -52,7 +52,7 @@ impl AfXdpPort {
         // Refuses (touching nothing) if another switch or someone else
         // holds the XDP hook; holds the record lock until the program
         // libxdp attaches is recorded.
-        let claim = xdp_owner::claim(&spec.iface, Use::AfXdp)?;
+        let claim = xdp_owner::claim(&spec.iface, Use::AfXdp, spec.replace_foreign_xdp)?;
         let mut sockets = Vec::with_capacity(queues as usize);
         for q in 0..queues {
             sockets.push(Socket::new(umem, &spec.iface, q, cfg)?);

@@ -229,6 +229,10 @@ pub struct PortSpec {
     pub iface: String,
     /// The driver asked for.
     pub driver: DriverChoice,
+    /// Replace an XDP program no vswitchd recorded (root's `port.add
+    /// --force`); otherwise such an interface is refused
+    /// ([`xdp_owner`]).
+    pub replace_foreign_xdp: bool,
 }
 
 /// What a port really got from the kernel, for logs and `status`.

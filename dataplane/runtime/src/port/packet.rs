@@ -29,7 +29,7 @@ impl PacketPort {
     /// super-frame.
     pub fn open(spec: &PortSpec, worker: usize) -> Result<PacketPort, PortError> {
         let mtu = super::mtu(&spec.iface)?;
-        drop(xdp_owner::claim(&spec.iface, Use::Packet)?);
+        drop(xdp_owner::claim(&spec.iface, Use::Packet, false)?);
         let socket =
             PacketSocket::open(&spec.iface, &PacketConfig::default()).map_err(|source| {
                 PortError::Packet {

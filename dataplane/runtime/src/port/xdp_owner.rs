@@ -323,7 +323,8 @@ pub enum OwnerError {
         "interface {iface} has an XDP program attached that no vswitchd recorded (id {prog_id}, \
          name {name:?}, {mode} mode): something else uses the interface (Open vSwitch, \
          xdp-loader, a program of your own), so it is left alone; if it is a leftover, remove \
-         it with `ip link set dev {iface} {keyword} off` and try again"
+         it with `ip link set dev {iface} {keyword} off` and try again (or, as root, replace it \
+         with `vswitchctl port add ... --force`)"
     )]
     Foreign {
         /// The interface.
@@ -556,12 +557,19 @@ pub struct Claim {
 /// foreign program holds it, removes a dead switch's leftover program.
 /// An AF_XDP port opens its sockets while the claim is held, then turns
 /// it into an [`Ownership`] with [`Claim::record`].
-pub fn claim(iface: &str, use_: Use) -> Result<Claim, OwnerError> {
-    claim_in(Records::default(), iface, use_)
+/// With `replace_foreign` (root's `port.add --force`), an AF_XDP port
+/// removes a program nobody recorded instead of refusing.
+pub fn claim(iface: &str, use_: Use, replace_foreign: bool) -> Result<Claim, OwnerError> {
+    claim_in(Records::default(), iface, use_, replace_foreign)
 }
 
 /// [`claim`] with records in `records`.
-pub fn claim_in(records: Records, name: &str, use_: Use) -> Result<Claim, OwnerError> {
+pub fn claim_in(
+    records: Records,
+    name: &str,
+    use_: Use,
+    replace_foreign: bool,
+) -> Result<Claim, OwnerError> {
     let me = Process::current().map_err(io_err(name, "cannot read /proc/self/stat"))?;
     let take_lock = || {
         records.lock().map_err(io_err(
@@ -579,6 +587,19 @@ pub fn claim_in(records: Records, name: &str, use_: Use) -> Result<Claim, OwnerE
     if lock.is_none() && found.verdict != Verdict::Free {
         // Something is there: decide again under the lock.
         lock = Some(take_lock()?);
+        found = inspect(&records, name, me)?;
+    }
+    if let (true, Use::AfXdp, Verdict::Foreign { prog }) = (replace_foreign, use_, found.verdict) {
+        // Root asked for it (the lock is held: AF_XDP claims take it).
+        xsk::detach_program(found.iface.ifindex, &prog).map_err(io_err(
+            name,
+            format!("cannot remove the XDP program {} (--force)", prog.id),
+        ))?;
+        tracing::warn!(
+            iface = name,
+            prog_id = prog.id,
+            "removed an XDP program no vswitchd recorded, as root asked (port.add --force)"
+        );
         found = inspect(&records, name, me)?;
     }
     if let Some(e) = refusal(name, found.verdict, use_) {

@@ -425,6 +425,8 @@ impl Worker {
                         Driver::AfXdp => DriverChoice::AfXdp,
                         Driver::Packet => DriverChoice::Packet,
                     },
+                    // Its program is recorded as this process's now.
+                    replace_foreign_xdp: false,
                 })
                 .collect();
             tracing::info!(worker = self.setup.index, port = %id, "closing the UMEM's anchor port: rebuilding the worker's UMEM");
