@@ -303,10 +303,13 @@ impl<'a> Frame<'a> {
         if head.len() < body || out_len < 0 || s + out_len as usize > self.buf.len() {
             return false;
         }
-        let offload = src.ext.as_ref().and_then(|e| e.offload);
-        if offload.is_some() && self.ext.is_none() {
-            return false;
-        }
+        // A frame without storage is one plain buffer: no further buffers,
+        // no offload metadata to carry over.
+        let offload = match &src.ext {
+            None => None,
+            Some(e) if e.offload.is_some() && self.ext.is_none() => return false,
+            Some(e) => e.offload,
+        };
         let dst = &mut self.buf[s..s + out_len as usize];
         dst[..ADDRS_LEN].copy_from_slice(&head[..ADDRS_LEN]);
         let at = match enc {

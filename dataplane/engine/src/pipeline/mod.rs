@@ -505,7 +505,7 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
         let untagged_ports = ports.difference(tagged_in_vlan);
         // Common case: untagged in, untagged out everywhere. Nothing to rewrite.
         if !m.tagged && tagged_ports.is_empty() {
-            let ports = self.fit(ports, frame.wire_len());
+            let ports = self.fit_frame(ports, frame, 0);
             self.emit(ports, FrameRef::Rx(i), i, frame.len());
             return;
         }
@@ -529,12 +529,9 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
         } else {
             (near, far)
         };
-        let wire_len = frame.wire_len();
-        let primary_len = (wire_len as isize + primary_enc.len_delta(m.tagged)) as usize;
-        let primary_ports = self.fit(primary_ports, primary_len);
+        let primary_ports = self.fit_frame(primary_ports, frame, primary_enc.len_delta(m.tagged));
         if !other_ports.is_empty() {
-            let other_len = (wire_len as isize + other_enc.len_delta(m.tagged)) as usize;
-            let other_ports = self.fit(other_ports, other_len);
+            let other_ports = self.fit_frame(other_ports, frame, other_enc.len_delta(m.tagged));
             if !other_ports.is_empty() {
                 self.copy_out(i, frame, m.tagged, other_enc, other_ports);
             }
@@ -550,6 +547,18 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
             // other encoding is needed: so at most one spare per frame.)
             self.copy_out(i, frame, m.tagged, primary_enc, primary_ports);
         }
+    }
+
+    /// [`Self::fit`] for `frame` re-encoded with `delta` more bytes. A frame
+    /// never puts more on the wire than its whole length, so one that fits
+    /// every port whole needs no look at its offload metadata.
+    #[inline(always)]
+    fn fit_frame(&mut self, ports: PortSet, frame: &Frame<'_>, delta: isize) -> PortSet {
+        let whole = (frame.len() as isize + delta) as usize;
+        if whole <= self.snap.smallest_max_frame() {
+            return ports;
+        }
+        self.fit(ports, (frame.wire_len() as isize + delta) as usize)
     }
 
     /// Drops (counted per port) the ports of `ports` that cannot take a
