@@ -664,12 +664,7 @@ impl Controller {
                 && p.link.state != LinkState::Absent
                 && ev.name != p.settings.iface;
             if renamed_away {
-                let gone = LinkInfo {
-                    state: LinkState::Absent,
-                    admin_up: false,
-                    ifindex: 0,
-                    mtu: p.link.mtu,
-                };
+                let gone = LinkInfo::absent(p.link.mtu);
                 self.apply_link(i, gone);
             } else if ev.name == p.settings.iface {
                 let info = ev.info(p.link.mtu);
@@ -693,12 +688,7 @@ impl Controller {
                 && p.link.state != LinkState::Absent
                 && LinkInfo::probe(&p.settings.iface).state == LinkState::Absent;
             if missing {
-                let gone = LinkInfo {
-                    state: LinkState::Absent,
-                    admin_up: false,
-                    ifindex: 0,
-                    mtu: p.link.mtu,
-                };
+                let gone = LinkInfo::absent(p.link.mtu);
                 self.apply_link(i, gone);
             }
         }

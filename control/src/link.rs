@@ -80,6 +80,17 @@ pub struct LinkInfo {
 }
 
 impl LinkInfo {
+    /// No interface of the port's name (the last MTU seen is kept for
+    /// `status`).
+    pub fn absent(mtu: u32) -> LinkInfo {
+        LinkInfo {
+            state: LinkState::Absent,
+            admin_up: false,
+            ifindex: 0,
+            mtu,
+        }
+    }
+
     /// Reads `iface`'s state from sysfs (when a port is opened; events
     /// keep it current afterwards).
     pub fn probe(iface: &str) -> LinkInfo {
@@ -88,12 +99,7 @@ impl LinkInfo {
                 .map(|s| s.trim().to_string())
         };
         let Ok(ifindex) = read("ifindex") else {
-            return LinkInfo {
-                state: LinkState::Absent,
-                admin_up: false,
-                ifindex: 0,
-                mtu: 0,
-            };
+            return LinkInfo::absent(0);
         };
         let flags = read("flags")
             .ok()
@@ -139,12 +145,7 @@ impl LinkEvent {
     /// The event as a port's link state (`mtu` when it carries none).
     pub fn info(&self, mtu: u32) -> LinkInfo {
         if !self.present {
-            return LinkInfo {
-                state: LinkState::Absent,
-                admin_up: false,
-                ifindex: 0,
-                mtu,
-            };
+            return LinkInfo::absent(mtu);
         }
         LinkInfo {
             state: if self.admin_up && self.running {

@@ -88,6 +88,20 @@ impl RawSock {
                     4,
                 )
             };
+            // Tests count every frame the switch sent: a receiving thread
+            // starved by a busy machine must not lose them in a default
+            // (~200 KiB) socket buffer.
+            let rcvbuf: libc::c_int = 16 << 20;
+            // SAFETY: int option with its size.
+            unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVBUFFORCE,
+                    &rcvbuf as *const _ as *const libc::c_void,
+                    4,
+                )
+            };
             Ok(fd)
         })??;
         Ok(RawSock { fd })

@@ -716,10 +716,11 @@ fn vlan_change_under_traffic_loses_nothing_elsewhere() {
     assert!(changes >= 20, "VLAN changed {changes} times during the run");
     let lost = N as usize - seen.len();
     let reordered = seen.windows(2).filter(|w| w[1] <= w[0]).count();
+    let stats = d.call("stats.show", json!({})).unwrap();
     assert_eq!(
         (lost, reordered),
         (0, 0),
-        "lost or reordered frames between p1 and p2\n{}",
+        "lost or reordered frames between p1 and p2\n{stats}\n{}",
         d.log()
     );
 }
