@@ -55,8 +55,12 @@ const IDLE_SPINS: u32 = 256;
 const SLEEP_MS: u64 = 100;
 /// Chunks kept back from fill rings for spares and hand-off donations.
 const RESERVE: usize = 2 * BATCH_SIZE;
-/// Free chunks a worker keeps offered to other workers.
-const DONATE: usize = 256;
+/// Free chunks a worker keeps offered to other workers. A TCP burst of
+/// super-frames segmented for another worker's AF_XDP or packet port
+/// needs one chunk per segment (a 64 KiB super-frame is ~45), and the
+/// owner tops the offer up only when its thread runs: 1024 (4 MiB of a
+/// 64 MiB UMEM) rides out a window's worth while it is preempted.
+const DONATE: usize = 1024;
 /// Hand-off descriptors queued per worker.
 const INBOX: usize = 1024;
 /// Bytes per spare buffer for batches from packet sockets: headroom and
