@@ -279,6 +279,8 @@ fn status(c: &Controller) -> Status {
                 queues: p.status.queues,
                 link: p.link.state.to_string(),
                 mtu: p.link.mtu,
+                max_frame_len: p.status.max_frame_len,
+                multi_buffer: p.status.multi_buffer,
             })
             .collect(),
         fdb: FdbStatus {
@@ -300,6 +302,8 @@ fn port_info(e: &PortEntry) -> PortInfo {
         queues: e.status.queues,
         link: e.link.state.to_string(),
         mtu: e.link.mtu,
+        max_frame_len: e.status.max_frame_len,
+        multi_buffer: e.status.multi_buffer,
     }
 }
 

@@ -67,6 +67,12 @@ pub struct PortRuntime {
     pub link: String,
     /// The interface's MTU now (the last one known while absent).
     pub mtu: u32,
+    /// Largest frame the port carries (bytes, without FCS), as its driver
+    /// got it when its sockets opened.
+    pub max_frame_len: usize,
+    /// AF_XDP: frames span several UMEM chunks (multi-buffer sockets under
+    /// vswitch's frags-aware XDP program); false for packet ports.
+    pub multi_buffer: bool,
 }
 
 /// The MAC table in `status`.
@@ -104,6 +110,12 @@ pub struct PortInfo {
     pub link: String,
     /// The interface's MTU now (the last one known while absent).
     pub mtu: u32,
+    /// Largest frame the port carries (bytes, without FCS), as its driver
+    /// got it when its sockets opened.
+    pub max_frame_len: usize,
+    /// AF_XDP: frames span several UMEM chunks (multi-buffer sockets under
+    /// vswitch's frags-aware XDP program); false for packet ports.
+    pub multi_buffer: bool,
 }
 
 /// `port.show`: [`PortInfo`] with counters.

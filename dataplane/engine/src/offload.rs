@@ -386,6 +386,65 @@ pub enum Repair {
     Completed,
 }
 
+/// [`repair_partial_checksum`] for a frame in several buffers (a
+/// multi-buffer AF_XDP frame): `head` holds every header, `frags` the
+/// rest of the frame in order. The sum runs over the pieces as they lie,
+/// no copy; a piece that starts at an odd offset of the L4 data adds its
+/// sum byte-swapped (RFC 1071: the sum does not depend on byte order).
+pub fn repair_partial_checksum_frags(head: &mut [u8], frags: &[&[u8]]) -> Repair {
+    if frags.is_empty() {
+        return repair_partial_checksum(head);
+    }
+    let Ok(l) = layout(head) else {
+        return Repair::NotL4;
+    };
+    let total = head.len() + frags.iter().map(|f| f.len()).sum::<usize>();
+    let end = if l.v6 {
+        get16(head, l.l3 + 4).map(|n| l.l3 + IPV6_HLEN + usize::from(n))
+    } else {
+        get16(head, l.l3 + 2).map(|n| l.l3 + usize::from(n))
+    };
+    let Some(end) = end.filter(|&e| e <= total && e >= l.hdr_len) else {
+        return Repair::NotL4;
+    };
+    let offset = if l.tcp {
+        TCP_CSUM_OFFSET
+    } else {
+        UDP_CSUM_OFFSET
+    };
+    let field = l.l4 + usize::from(offset);
+    // `layout` checked the L4 header lies in `head`.
+    let Some(stored) = get16(head, field) else {
+        return Repair::NotL4;
+    };
+    let pseudo = pseudo_sum(head, &l, end - l.l4);
+    let same = stored == pseudo || (stored | pseudo == 0xffff && stored & pseudo == 0);
+    if !same || (!l.tcp && !l.v6 && stored == 0) {
+        return Repair::Untouched;
+    }
+    // The L4 extent only: Ethernet padding is not part of the checksum.
+    let mut left = end - l.l4;
+    let mut at = 0usize;
+    let mut sum = 0u32;
+    for piece in core::iter::once(&head[l.l4..]).chain(frags.iter().copied()) {
+        let take = piece.len().min(left);
+        let s = ones_sum(&piece[..take]);
+        sum += u32::from(if at % 2 == 1 { s.swap_bytes() } else { s });
+        at += take;
+        left -= take;
+        if left == 0 {
+            break;
+        }
+    }
+    if fold32(u32::from(pseudo) + sum) == 0xffff {
+        // Already a correct checksum that happens to equal the sum.
+        return Repair::Untouched;
+    }
+    // The field holds the pseudo-header sum, as complete_checksum expects.
+    put16(head, field, finish(sum));
+    Repair::Completed
+}
+
 /// Completes the L4 checksum of a frame that arrived without offload
 /// metadata (an AF_XDP port) when its checksum field holds a *partial*
 /// checksum: Linux senders with tx checksum offload (every veth, tap and
@@ -1424,6 +1483,45 @@ mod tests {
         arp.extend_from_slice(&[0x08, 0x06]);
         arp.resize(60, 0);
         assert_eq!(repair_partial_checksum(&mut arp), Repair::NotL4);
+    }
+
+    #[test]
+    fn partial_checksums_in_several_buffers_are_repaired_as_one() {
+        for (vlan, v6, tcp) in ALL {
+            let s = Spec {
+                vlan,
+                v6,
+                tcp,
+                payload: 9000,
+            };
+            let b = build(s);
+            let mut whole = b.frame.clone();
+            whole.extend_from_slice(&[0xee; 3]);
+            let mut want = whole.clone();
+            assert_eq!(repair_partial_checksum(&mut want), Repair::Completed);
+            // Cuts at odd and even offsets, as a multi-buffer port could.
+            for cuts in [[3840, 7680], [3001, 6002], [b.hdr_len, b.hdr_len + 1]] {
+                let (head, rest) = whole.split_at(cuts[0]);
+                let (mid, tail) = rest.split_at(cuts[1] - cuts[0]);
+                let mut h = head.to_vec();
+                assert_eq!(
+                    repair_partial_checksum_frags(&mut h, &[mid, tail]),
+                    Repair::Completed,
+                    "{cuts:?}"
+                );
+                assert_eq!(h[..], want[..cuts[0]], "{cuts:?}");
+                assert_eq!(
+                    repair_partial_checksum_frags(&mut h, &[mid, tail]),
+                    Repair::Untouched
+                );
+            }
+            // Lengths that do not add up (a buffer missing) are left alone.
+            let mut h = whole[..3840].to_vec();
+            assert_eq!(
+                repair_partial_checksum_frags(&mut h, &[&whole[3840..5000]]),
+                Repair::NotL4
+            );
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod packet;
 pub mod packet_socket;
 pub mod wake;
 pub mod xdp_owner;
+pub mod xdp_prog;
 pub mod xsk;
 
 use core::fmt;
@@ -253,8 +254,12 @@ pub struct PortStatus {
     /// The interface MTU when opened.
     pub mtu: u32,
     /// Largest frame the port transmits: MTU + Ethernet header + one
-    /// 802.1Q tag (for AF_XDP also capped by the UMEM chunk).
+    /// 802.1Q tag (for AF_XDP also capped by the UMEM chunk unless the
+    /// port uses multi-buffer).
     pub max_frame_len: usize,
+    /// AF_XDP only: frames may span several UMEM chunks (multi-buffer
+    /// sockets, `XDP_USE_SG`, under vswitch's frags-aware XDP program).
+    pub multi_buffer: bool,
     /// Worker that owns it.
     pub worker: usize,
 }

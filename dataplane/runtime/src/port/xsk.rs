@@ -51,6 +51,23 @@ pub const HEADROOM: usize = 256;
 /// Largest frame (without FCS) a chunk holds after its headroom.
 pub const MAX_CHUNK_FRAME_LEN: usize = FRAME_SIZE - HEADROOM;
 
+/// Most buffers (descriptors) one frame may span with multi-buffer
+/// AF_XDP: the kernel's own bound, `MAX_SKB_FRAGS` (17) fragments after
+/// the first buffer (net/xdp/xsk.c refuses longer transmit chains).
+pub const MAX_FRAME_BUFFERS: usize = 18;
+
+/// Largest frame (without FCS) a multi-buffer port carries: the largest
+/// MTU a port may have (9216) with its Ethernet header and one 802.1Q
+/// tag; three chunks hold it.
+pub const MAX_MULTI_BUFFER_FRAME_LEN: usize = 9216 + 14 + 4;
+
+/// `XDP_USE_SG` (bind flag) and `XDP_PKT_CONTD` (descriptor option) from
+/// linux/if_xdp.h (newer than the bindings): a socket bound with the flag
+/// receives and sends a frame as a chain of descriptors, each but the
+/// last marked "continued".
+const XDP_USE_SG: u16 = 1 << 4;
+const XDP_PKT_CONTD: u32 = 1 << 0;
+
 /// `XDP_FLAGS_*` from linux/if_link.h (not in the bindings).
 const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
 const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
@@ -290,6 +307,10 @@ struct UmemInner {
     first_fill: Box<UnsafeCell<sys::xsk_ring_prod>>,
     first_comp: Box<UnsafeCell<sys::xsk_ring_cons>>,
     first_taken: Cell<bool>,
+    /// Whether the UMEM's first socket was bound with `XDP_USE_SG`: the
+    /// kernel keeps multi-buffer per UMEM, and every socket sharing it
+    /// inherits it (net/xdp/xsk.c, `xsk_bind`).
+    multi_buffer: Cell<bool>,
 }
 
 impl std::fmt::Debug for Umem {
@@ -343,6 +364,7 @@ impl Umem {
                 first_fill,
                 first_comp,
                 first_taken: Cell::new(false),
+                multi_buffer: Cell::new(false),
             }),
         })
     }
@@ -350,6 +372,15 @@ impl Umem {
     /// Number of chunks.
     pub fn frames(&self) -> u32 {
         self.inner.area.frames
+    }
+
+    /// Whether its sockets use multi-buffer AF_XDP (`XDP_USE_SG`): known
+    /// once its first socket is bound, `None` before.
+    pub fn multi_buffer(&self) -> Option<bool> {
+        self.inner
+            .first_taken
+            .get()
+            .then(|| self.inner.multi_buffer.get())
     }
 
     /// The UMEM address (offset from the area's start) of the first byte of
@@ -449,6 +480,7 @@ pub struct Socket {
     fd: RawFd,
     attach: XdpAttach,
     bind: XdpBind,
+    multi_buffer: bool,
     /// Frames in the fill ring (ours until the kernel hands them back).
     pub in_fill: u32,
     /// Frames submitted to tx and not completed yet.
@@ -495,16 +527,37 @@ pub struct SocketError {
     pub source: io::Error,
 }
 
+/// An XDP program that the caller attached to the interface and whose
+/// XSKMAP a socket registers itself in, instead of libxdp loading its
+/// default program ([`Socket::new`]).
+#[derive(Debug, Clone, Copy)]
+pub struct OwnProgram {
+    /// Where the program runs.
+    pub attach: XdpAttach,
+    /// The fd of its XSKMAP (one entry per receive queue).
+    pub xskmap_fd: RawFd,
+}
+
 impl Socket {
     /// Creates a socket on `iface` queue `queue` sharing `umem`, trying
     /// native then generic XDP and (for the UMEM's first socket) zero-copy
-    /// then copy, as `cfg` allows. Retries `EBUSY` a few times: a queue
-    /// freed a moment ago may not be released yet.
+    /// then copy, as `cfg` allows; with `program`, libxdp loads nothing
+    /// and the socket joins that program's XSKMAP (in its mode).
+    ///
+    /// The UMEM's first socket asks for multi-buffer (`XDP_USE_SG`) first
+    /// and goes without it if the kernel refuses: every later socket on
+    /// the UMEM inherits the choice ([`Umem::multi_buffer`]). Multi-buffer
+    /// costs nothing for frames that fit a chunk (one descriptor each),
+    /// and a port that needs it may be opened later on the same UMEM.
+    ///
+    /// Retries `EBUSY` a few times: a queue freed a moment ago may not be
+    /// released yet.
     pub fn new(
         umem: &Umem,
         iface: &str,
         queue: u32,
         cfg: SocketConfig,
+        program: Option<OwnProgram>,
     ) -> Result<Socket, SocketError> {
         let err = |source| SocketError {
             iface: iface.to_string(),
@@ -513,10 +566,17 @@ impl Socket {
         };
         let name =
             CString::new(iface).map_err(|_| err(io::Error::from(io::ErrorKind::InvalidInput)))?;
-        let attaches: &[XdpAttach] = if cfg.prefer_native {
-            &[XdpAttach::Native, XdpAttach::Generic]
-        } else {
-            &[XdpAttach::Generic]
+        let attaches: &[XdpAttach] = match program {
+            Some(OwnProgram {
+                attach: XdpAttach::Native,
+                ..
+            }) => &[XdpAttach::Native],
+            Some(OwnProgram {
+                attach: XdpAttach::Generic,
+                ..
+            }) => &[XdpAttach::Generic],
+            None if cfg.prefer_native => &[XdpAttach::Native, XdpAttach::Generic],
+            None => &[XdpAttach::Generic],
         };
         let first = !umem.inner.first_taken.get();
         let binds: &[XdpBind] = match (first, cfg.prefer_zero_copy) {
@@ -524,18 +584,32 @@ impl Socket {
             // A shared socket inherits the UMEM's mode; no flag allowed.
             _ => &[XdpBind::Copy],
         };
+        // Only the first socket chooses (shared ones may pass no flag).
+        let sgs: &[bool] = if first { &[true, false] } else { &[false] };
         let mut last = io::Error::other("no mode tried");
         for &attach in attaches {
-            for &bind in binds {
+            for (&bind, &sg) in binds.iter().flat_map(|b| sgs.iter().map(move |s| (b, s))) {
                 for attempt in 0..8 {
-                    match Self::try_create(umem, &name, queue, cfg, attach, bind, first) {
-                        Ok(s) => return Ok(s),
+                    match Self::try_create(umem, &name, queue, cfg, (attach, bind, sg), program) {
+                        Ok(s) => {
+                            if let Some(p) = program {
+                                // SAFETY: raw is live; the map fd is the
+                                // caller's, open for the call.
+                                let rc = unsafe {
+                                    sys::xsk_socket__update_xskmap(s.raw.as_ptr(), p.xskmap_fd)
+                                };
+                                if rc != 0 {
+                                    return Err(err(neg_errno(rc)));
+                                }
+                            }
+                            return Ok(s);
+                        }
                         Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 7 => {
                             std::thread::sleep(std::time::Duration::from_millis(5 << attempt));
                             last = e;
                         }
                         Err(e) => {
-                            tracing::debug!(iface, queue, %attach, %bind, error = %e, "bind attempt failed");
+                            tracing::debug!(iface, queue, %attach, %bind, sg, error = %e, "bind attempt failed");
                             last = e;
                             break;
                         }
@@ -551,10 +625,10 @@ impl Socket {
         name: &CString,
         queue: u32,
         cfg: SocketConfig,
-        attach: XdpAttach,
-        bind: XdpBind,
-        first: bool,
+        (attach, bind, sg): (XdpAttach, XdpBind, bool),
+        program: Option<OwnProgram>,
     ) -> io::Result<Socket> {
+        let first = !umem.inner.first_taken.get();
         // SAFETY: zeroed POD ring structs, filled in by libxdp.
         let mut rx: Box<sys::xsk_ring_cons> = Box::new(unsafe { std::mem::zeroed() });
         // SAFETY: as above.
@@ -582,11 +656,18 @@ impl Socket {
                 XdpBind::Copy => sys::XDP_COPY as u16,
                 XdpBind::ZeroCopy => sys::XDP_ZEROCOPY as u16,
             };
+            if sg {
+                bind_flags |= XDP_USE_SG;
+            }
         }
+        let libxdp_flags = match program {
+            Some(_) => sys::XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+            None => 0,
+        };
         let sock_cfg = sys::xsk_socket_config {
             rx_size: cfg.ring_size,
             tx_size: cfg.ring_size,
-            __bindgen_anon_1: sys::xsk_socket_config__bindgen_ty_1 { libxdp_flags: 0 },
+            __bindgen_anon_1: sys::xsk_socket_config__bindgen_ty_1 { libxdp_flags },
             xdp_flags,
             bind_flags,
         };
@@ -622,6 +703,7 @@ impl Socket {
         };
         if first {
             umem.inner.first_taken.set(true);
+            umem.inner.multi_buffer.set(sg);
         }
         Ok(Socket {
             raw,
@@ -633,6 +715,7 @@ impl Socket {
             fd,
             attach,
             bind,
+            multi_buffer: umem.inner.multi_buffer.get(),
             in_fill: 0,
             in_tx: 0,
         })
@@ -651,6 +734,21 @@ impl Socket {
     /// How its frames are moved.
     pub fn bind(&self) -> XdpBind {
         self.bind
+    }
+
+    /// Whether it receives and sends frames as chains of descriptors
+    /// (`XDP_USE_SG`, inherited from its UMEM's first socket).
+    pub fn multi_buffer(&self) -> bool {
+        self.multi_buffer
+    }
+
+    /// Free slots in the tx ring (at most `n` asked for): a chain of
+    /// descriptors is reserved only whole.
+    #[inline]
+    pub fn tx_free(&mut self, n: u32) -> u32 {
+        let ring: *mut sys::xsk_ring_prod = &mut *self.tx;
+        // SAFETY: ring initialized by libxdp at creation.
+        unsafe { sys::xsk_prod_nb_free(ring, n) }
     }
 
     /// Free slots in the fill ring.
@@ -984,6 +1082,23 @@ impl<'a, S: ConsSlot> Consume<'a, S> {
         unsafe { S::read(self.ring, self.idx.wrapping_add(i)) }
     }
 
+    /// Gives the first `m` peeked entries back to the kernel and leaves
+    /// the rest in the ring, to be peeked again (a frame whose chain of
+    /// descriptors the peek cut).
+    #[inline]
+    pub fn release_first(mut self, m: u32) {
+        let m = m.min(self.n);
+        // SAFETY: un-peeks the last n - m of the entries this value peeked
+        // (nothing else peeked since: the guard borrows the socket), then
+        // releases the first m.
+        unsafe {
+            sys::xsk_ring_cons__cancel(self.ring, self.n - m);
+            sys::xsk_ring_cons__release(self.ring, m);
+        }
+        *self.count = self.count.saturating_sub(m);
+        self.done = true;
+    }
+
     /// Gives every peeked entry back to the kernel.
     #[inline]
     pub fn release(mut self) {
@@ -1021,11 +1136,36 @@ pub trait ConsSlot {
     unsafe fn read(ring: *mut sys::xsk_ring_cons, idx: u32) -> Self::Value;
 }
 
+/// One buffer of a frame, as rx and tx rings carry it: where it is, how
+/// long, and whether the frame goes on in the next descriptor
+/// (multi-buffer sockets only; `XDP_PKT_CONTD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Desc {
+    /// UMEM address of the first byte.
+    pub addr: u64,
+    /// Bytes.
+    pub len: u32,
+    /// The frame continues in the next descriptor.
+    pub more: bool,
+}
+
+impl Desc {
+    /// A frame's only (or last) buffer.
+    #[inline]
+    pub fn last(addr: u64, len: u32) -> Desc {
+        Desc {
+            addr,
+            len,
+            more: false,
+        }
+    }
+}
+
 /// Fill ring: a chunk the worker's pool gave up.
 pub struct FillSlot;
-/// Tx ring: (address, length).
+/// Tx ring: a [`Desc`].
 pub struct TxSlot;
-/// Rx ring: (address, length).
+/// Rx ring: a [`Desc`].
 pub struct RxSlot;
 /// Completion ring: an address.
 pub struct CompSlot;
@@ -1040,27 +1180,31 @@ impl ProdSlot for FillSlot {
 }
 
 impl ProdSlot for TxSlot {
-    type Value = (u64, u32);
+    type Value = Desc;
     #[inline]
-    unsafe fn write(ring: *mut sys::xsk_ring_prod, idx: u32, (addr, len): (u64, u32)) {
+    unsafe fn write(ring: *mut sys::xsk_ring_prod, idx: u32, v: Desc) {
         // SAFETY: forwarded contract.
         unsafe {
             let d = sys::xsk_ring_prod__tx_desc(ring, idx);
-            (*d).addr = addr;
-            (*d).len = len;
-            (*d).options = 0;
+            (*d).addr = v.addr;
+            (*d).len = v.len;
+            (*d).options = if v.more { XDP_PKT_CONTD } else { 0 };
         }
     }
 }
 
 impl ConsSlot for RxSlot {
-    type Value = (u64, u32);
+    type Value = Desc;
     #[inline]
-    unsafe fn read(ring: *mut sys::xsk_ring_cons, idx: u32) -> (u64, u32) {
+    unsafe fn read(ring: *mut sys::xsk_ring_cons, idx: u32) -> Desc {
         // SAFETY: forwarded contract.
         unsafe {
             let d = sys::xsk_ring_cons__rx_desc(ring, idx);
-            ((*d).addr, (*d).len)
+            Desc {
+                addr: (*d).addr,
+                len: (*d).len,
+                more: (*d).options & XDP_PKT_CONTD != 0,
+            }
         }
     }
 }
@@ -1201,16 +1345,36 @@ pub fn detach_program(ifindex: u32, prog: &AttachedProgram) -> io::Result<bool> 
     let Some(fd) = ProgFd::get(prog.id)? else {
         return Ok(false);
     };
-    // Zeroed, not a struct literal: libbpf refuses opts whose bytes past
-    // the last field it knows (here the tail padding) are not zero.
-    // SAFETY: POD struct; all-zero is valid.
-    let mut opts: sys::bpf_xdp_attach_opts = unsafe { std::mem::zeroed() };
-    opts.sz = std::mem::size_of::<sys::bpf_xdp_attach_opts>();
-    // libbpf adds XDP_FLAGS_REPLACE when old_prog_fd is set.
-    opts.old_prog_fd = fd.0;
-    // SAFETY: valid ifindex (or an error), valid opts; the fd lives
-    // through the call.
-    let rc = unsafe { sys::bpf_xdp_detach(ifindex as i32, prog.mode.flags(), &opts) };
+    // libbpf refuses opts whose bytes past the last field it knows (here
+    // the bindings' tail padding) are not zero, and a zeroed struct does
+    // not keep its padding zero once moved (padding is never copied
+    // reliably): spell the padding out as a field, always 0.
+    #[repr(C)]
+    struct AttachOpts {
+        sz: usize,
+        old_prog_fd: i32,
+        pad: u32,
+    }
+    const _: () = assert!(
+        std::mem::size_of::<AttachOpts>() == std::mem::size_of::<sys::bpf_xdp_attach_opts>()
+    );
+    let opts = AttachOpts {
+        sz: std::mem::size_of::<sys::bpf_xdp_attach_opts>(),
+        // libbpf adds XDP_FLAGS_REPLACE when old_prog_fd is set.
+        old_prog_fd: fd.0,
+        pad: 0,
+    };
+    // SAFETY: valid ifindex (or an error); opts has the layout of
+    // bpf_xdp_attach_opts (same size, sz and old_prog_fd at the same
+    // offsets, both repr(C)) with its padding zero; the fd lives through
+    // the call.
+    let rc = unsafe {
+        sys::bpf_xdp_detach(
+            ifindex as i32,
+            prog.mode.flags(),
+            (&opts as *const AttachOpts).cast(),
+        )
+    };
     match rc {
         0 => Ok(true),
         // Another program is attached now, or none: not ours to remove.

@@ -19,8 +19,14 @@ use super::{tx_fail_reason, WorkerShared};
 use crate::limits::{BATCH_SIZE, MAX_PORTS};
 use crate::port::chunks::FramePool;
 use crate::port::packet_socket::{TxFrame, VNET_HDR_LEN};
-use crate::port::xsk::{Umem, Written, FRAME_SIZE, HEADROOM, MAX_CHUNK_FRAME_LEN};
+use crate::port::xsk::{
+    Desc, Umem, Written, FRAME_SIZE, HEADROOM, MAX_CHUNK_FRAME_LEN, MAX_FRAME_BUFFERS,
+};
 use crate::port::OpenPort;
+
+/// A frame in one buffer, as a packet socket sends it: its bytes and
+/// offload metadata.
+type Plain<'a> = (&'a [u8], Option<Offload>);
 
 /// An output that could not be handed over while the engine ran: the
 /// buffer and the ports still to serve.
@@ -40,7 +46,7 @@ pub(super) struct Router<'w> {
     pub(super) peers: &'w Arc<[Arc<WorkerShared>]>,
     pub(super) local: &'w [Option<u8>; MAX_PORTS],
     pub(super) packet_ports: PortSet,
-    pub(super) pending: &'w mut Vec<Vec<(u64, u32)>>,
+    pub(super) pending: &'w mut Vec<Vec<Desc>>,
     /// UMEM addresses queued for transmit, one entry per reference (the
     /// pool is lent to the batch's spares meanwhile).
     pub(super) held: &'w mut Vec<u64>,
@@ -62,6 +68,29 @@ impl Transmit for Router<'_> {
             self.deferred.push((o.frame, to_packet));
         }
         let len = frame.head_len() as u32;
+        // A multi-buffer frame (received in several chunks) leaves as a
+        // chain of descriptors: each chunk is where it was received.
+        let mut chain: ArrayVec<Desc, MAX_FRAME_BUFFERS> = ArrayVec::new();
+        chain.push(Desc::last(addr, len));
+        for f in frame.frags() {
+            let Some(at) = self.umem.and_then(|u| u.addr_of(f)) else {
+                // Every buffer of an AF_XDP frame is a UMEM chunk.
+                for p in o.ports.iter() {
+                    self.counters.tx_drop(p, DropReason::Truncated);
+                }
+                return;
+            };
+            if let Some(prev) = chain.last_mut() {
+                prev.more = true;
+            }
+            if chain.try_push(Desc::last(at, f.len() as u32)).is_err() {
+                // Never: rx_batch builds frames of at most that many.
+                for p in o.ports.iter() {
+                    self.counters.tx_drop(p, DropReason::TooLarge);
+                }
+                return;
+            }
+        }
         let owners = Owners {
             local: self.local,
             snap: self.snap,
@@ -71,10 +100,21 @@ impl Transmit for Router<'_> {
         };
         let (pending, held) = (&mut *self.pending, &mut *self.held);
         let remote = owners.split(o.ports.difference(self.packet_ports), self.counters, |li| {
-            pending[li].push((addr, len));
-            held.push(addr);
+            for d in &chain {
+                pending[li].push(*d);
+                held.push(d.addr);
+            }
         });
         for (w, set) in remote {
+            if chain.len() > 1 {
+                // A hand-off is one chunk of the target's UMEM
+                // (crate::exchange): a frame longer than a chunk cannot
+                // cross to another worker's port.
+                for p in set.iter() {
+                    self.counters.tx_drop(p, DropReason::TooLarge);
+                }
+                continue;
+            }
             handoff(&self.peers[w], frame.data(), set, self.counters);
         }
     }
@@ -134,7 +174,7 @@ impl Owners<'_> {
 pub(super) struct Deliver<'w> {
     pub(super) umem: &'w Umem,
     pub(super) pool: &'w mut FramePool,
-    pub(super) pending: &'w mut Vec<Vec<(u64, u32)>>,
+    pub(super) pending: &'w mut Vec<Vec<Desc>>,
     pub(super) local: &'w [Option<u8>; MAX_PORTS],
     pub(super) packet_ports: PortSet,
     pub(super) snap: &'w Snapshot,
@@ -163,13 +203,23 @@ impl Deliver<'_> {
         rx: &[Frame<'_>],
         spares: &[Frame<'_>],
     ) {
-        // What sending needs of a frame: its bytes (frames that reach
-        // here are in one buffer) and its offload metadata.
-        let frame_of = |r: FrameRef| -> Option<(&[u8], Option<Offload>)> {
-            match r {
-                FrameRef::Rx(i) => rx.get(i as usize).map(|f| (f.data(), f.offload())),
-                FrameRef::Spare(j) => spares.get(j as usize).map(|f| (f.data(), f.offload())),
-            }
+        // What sending needs of a frame: its bytes and its offload
+        // metadata. A multi-buffer AF_XDP frame (several chunks) is not
+        // sent to packet ports: counted as too large for them.
+        let frame_of = |r: FrameRef| -> Option<Result<Plain<'_>, ()>> {
+            let plain = |f: &Frame<'_>| f.frags().is_empty();
+            let f = match r {
+                FrameRef::Rx(i) => rx
+                    .get(i as usize)
+                    .map(|f| (plain(f), f.data(), f.offload())),
+                FrameRef::Spare(j) => spares
+                    .get(j as usize)
+                    .map(|f| (plain(f), f.data(), f.offload())),
+            }?;
+            Some(match f {
+                (true, data, offload) => Ok((data, offload)),
+                (false, ..) => Err(()),
+            })
         };
         // Packet ports: one sendmmsg per port, frames as they are (a
         // super-frame goes whole, with its header).
@@ -182,11 +232,13 @@ impl Deliver<'_> {
             let port = self.local[p.index()].and_then(|li| ports.get_mut(li as usize));
             let mut batch: ArrayVec<TxFrame<'_>, { 2 * BATCH_SIZE }> = ArrayVec::new();
             for (r, ports) in deferred {
-                if let (true, Some((data, offload))) = (ports.contains(p), frame_of(*r)) {
-                    batch.push(TxFrame {
+                match (ports.contains(p), frame_of(*r)) {
+                    (true, Some(Ok((data, offload)))) => batch.push(TxFrame {
                         vnet: vnet_of(offload),
                         data,
-                    });
+                    }),
+                    (true, Some(Err(()))) => self.counters.tx_drop(p, DropReason::TooLarge),
+                    _ => {}
                 }
             }
             let (sent, reason) = match port {
@@ -209,7 +261,12 @@ impl Deliver<'_> {
                 continue;
             }
             match frame_of(*r) {
-                Some((data, offload)) => self.segment_out(data, offload, rest),
+                Some(Ok((data, offload))) => self.segment_out(data, offload, rest),
+                Some(Err(())) => {
+                    for p in rest.iter() {
+                        self.counters.tx_drop(p, DropReason::TooLarge);
+                    }
+                }
                 None => {
                     for p in rest.iter() {
                         self.counters.tx_drop(p, DropReason::PortUnknown);
@@ -285,7 +342,7 @@ impl Deliver<'_> {
                 };
                 let addr = chunk.base() + HEADROOM as u64;
                 for &li in &mine {
-                    self.pending[li].push((addr, len as u32));
+                    self.pending[li].push(Desc::last(addr, len as u32));
                     self.pool.hold(addr, 1);
                 }
                 // Out until the last of those transmits completes.

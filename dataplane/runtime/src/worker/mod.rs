@@ -33,7 +33,9 @@ use crossbeam_channel::{Receiver, Sender};
 use crossbeam_utils::CachePadded;
 
 use vswitch_engine::frame::{FrameExt, SparePool};
-use vswitch_engine::offload::{repair_partial_checksum, Offload, Repair, VnetHeader};
+use vswitch_engine::offload::{
+    repair_partial_checksum, repair_partial_checksum_frags, Offload, Repair, VnetHeader,
+};
 use vswitch_engine::stats::{BatchCounters, WorkerStats};
 use vswitch_engine::{DropReason, EngineWorker, Event, Frame, PortId, PortSet, Snapshot};
 
@@ -43,7 +45,9 @@ use crate::port::chunks::{Chunk, FramePool, Inbound};
 use crate::port::packet::PacketPort;
 use crate::port::packet_socket::{Received, TxFrame, VNET_HDR_LEN};
 use crate::port::wake::Wake;
-use crate::port::xsk::{SocketConfig, Umem, UmemArea, Written, XskStats, HEADROOM};
+use crate::port::xsk::{
+    Desc, SocketConfig, Umem, UmemArea, Written, XskStats, FRAME_SIZE, HEADROOM, MAX_FRAME_BUFFERS,
+};
 use crate::port::{Driver, DriverChoice, OpenPort, PortSpec, PortStatus};
 use egress::{Deferred, Deliver, Router};
 use pool::UmemSpares;
@@ -290,8 +294,9 @@ struct Worker {
     local: [Option<u8>; MAX_PORTS],
     /// Local ports with a packet socket (no UMEM descriptors).
     packet_ports: PortSet,
-    /// Per local port: UMEM descriptors queued for its AF_XDP tx ring.
-    pending: Vec<Vec<(u64, u32)>>,
+    /// Per local port: UMEM descriptors queued for its AF_XDP tx ring
+    /// (a frame in several chunks is a chain of them).
+    pending: Vec<Vec<Desc>>,
     /// Outputs a batch could not hand over as descriptors (reused).
     deferred: Vec<Deferred>,
     /// Most chunks one AF_XDP socket may hold posted for receive: the
@@ -466,8 +471,8 @@ impl Worker {
         }
         let mut port = self.ports.remove(i);
         let queued = self.pending.remove(i);
-        for (addr, _) in queued {
-            self.pool.release(addr);
+        for d in queued {
+            self.pool.release(d.addr);
         }
         if let OpenPort::AfXdp(p) = &mut port {
             for s in &mut p.sockets {
@@ -635,41 +640,111 @@ impl Worker {
         };
         let ingress = port.status.id;
         let peek = port.sockets[q].rx_peek(BATCH_SIZE as u32);
-        let n = peek.len() as usize;
+        let mut n = peek.len();
         if n == 0 {
             peek.release();
             return 0;
         }
+        // A multi-buffer socket's frame is a chain of descriptors: take
+        // whole chains only, leaving one the peek cut in the ring for the
+        // next batch. The kernel publishes a chain at once and never makes
+        // one longer than MAX_FRAME_BUFFERS (< a batch), so a peek that
+        // is a single unfinished chain is broken: taken, dropped below.
+        if peek.get(n - 1).more {
+            let whole = (0..n)
+                .rev()
+                .find(|&i| !peek.get(i).more)
+                .map_or(0, |i| i + 1);
+            if whole > 0 {
+                n = whole;
+            }
+        }
         // The batch's chunks (with where the frame lies in each): the rx
         // ring returned them, so the pool names each once. The frames
         // borrow them until the batch is done.
-        let mut chunks: ArrayVec<(Chunk, u32, u32), BATCH_SIZE> = ArrayVec::new();
-        for i in 0..n as u32 {
-            let (addr, len) = peek.get(i);
-            match pool.received(addr) {
-                Some(c) => {
-                    let at = (addr - c.base()) as u32;
-                    chunks.push((c, at, len));
-                }
+        let mut chunks: ArrayVec<(Chunk, Desc), BATCH_SIZE> = ArrayVec::new();
+        for i in 0..n {
+            let d = peek.get(i);
+            match pool.received(d.addr) {
+                Some(c) => chunks.push((c, d)),
                 // Not a chunk the pool gave a fill ring: never from our
                 // own rx ring.
                 None => debug_assert!(false, "rx descriptor of a chunk not posted"),
             }
         }
-        peek.release();
+        peek.release_first(n);
+        let n = n as usize;
+        // First buffers (with how many more buffers follow), then the
+        // other buffers of multi-buffer frames, which the frames borrow
+        // read-only once all are collected.
+        let mut heads: ArrayVec<(&mut [u8], Desc, usize, usize), BATCH_SIZE> = ArrayVec::new();
+        let mut more_bufs: ArrayVec<&[u8], BATCH_SIZE> = ArrayVec::new();
+        let mut broken = 0;
+        let mut in_chain = false;
+        for (chunk, d) in chunks.iter_mut() {
+            let at = (d.addr - chunk.base()) as usize;
+            if !in_chain {
+                heads.push((umem.chunk_mut(chunk), *d, more_bufs.len(), 0));
+            } else {
+                let chunk: &Chunk = chunk;
+                let buf = umem.chunk(chunk).get(at..at + d.len as usize);
+                match (buf, heads.last_mut()) {
+                    (Some(buf), Some(h)) if h.3 + 1 < MAX_FRAME_BUFFERS => {
+                        more_bufs.push(buf);
+                        h.3 += 1;
+                    }
+                    // Longer than the kernel ever makes, or a buffer that
+                    // does not fit its chunk: the frame is dropped whole.
+                    (_, Some(h)) => h.3 = usize::MAX,
+                    (_, None) => {}
+                }
+            }
+            in_chain = d.more;
+        }
+        if in_chain {
+            // The batch ends inside a chain (see above): no frame.
+            if let Some(h) = heads.last_mut() {
+                h.3 = usize::MAX;
+            }
+        }
+        let more = &more_bufs[..];
+        let mut exts = [FrameExt::default(); BATCH_SIZE];
+        let mut ext_slots = exts.iter_mut();
         let mut frames: ArrayVec<Frame<'_>, BATCH_SIZE> = ArrayVec::new();
         let mut repaired = 0;
-        for (chunk, at, len) in chunks.iter_mut() {
+        for (buf, d, from, k) in heads {
+            let frags = more.get(from..from.saturating_add(k));
             // A descriptor that does not fit its chunk is no frame; its
             // chunk goes back with the others below.
-            if let Some(mut f) = Frame::new(umem.chunk_mut(chunk), *at as usize, *len as usize) {
-                // AF_XDP carries no offload metadata: a sender's partial
-                // checksum would reach the far end as is.
-                if repair_partial_checksum(f.data_mut()) == Repair::Completed {
-                    repaired += 1;
+            let frame = Frame::new(buf, (d.addr % FRAME_SIZE as u64) as usize, d.len as usize);
+            let (Some(f), Some(frags)) = (frame, frags) else {
+                broken += 1;
+                continue;
+            };
+            let mut f = match (frags.is_empty(), ext_slots.next()) {
+                (true, _) => f,
+                (false, Some(ext)) => f.with_frags(frags, ext),
+                (false, None) => {
+                    broken += 1;
+                    continue;
                 }
-                frames.push(f);
+            };
+            // AF_XDP carries no offload metadata: a sender's partial
+            // checksum would reach the far end as is.
+            let r = if frags.is_empty() {
+                repair_partial_checksum(f.data_mut())
+            } else {
+                repair_partial_checksum_frags(f.data_mut(), frags)
+            };
+            if r == Repair::Completed {
+                repaired += 1;
             }
+            frames.push(f);
+        }
+        for _ in 0..broken {
+            // A chain cut short or too long, counted as a frame cut short.
+            counters.rx(ingress, 0);
+            counters.rx_drop(ingress, DropReason::Truncated);
         }
         counters.event(Event::ChecksumCompleted, repaired);
         me.load.packets.fetch_add(n as u64, Ordering::Relaxed);
@@ -712,7 +787,8 @@ impl Worker {
         }
         drop(spare_frames);
         drop(frames);
-        for (c, _, _) in chunks {
+        drop(more_bufs);
+        for (c, _) in chunks {
             pool.put(c);
         }
         for c in spare_chunks.into_iter().flatten() {
@@ -849,7 +925,7 @@ impl Worker {
             for p in h.ports.difference(self.packet_ports).iter() {
                 match self.local[p.index()] {
                     Some(li) => {
-                        self.pending[li as usize].push((addr, h.len));
+                        self.pending[li as usize].push(Desc::last(addr, h.len));
                         self.pool.hold(addr, 1);
                     }
                     // Closed because its interface went away.
@@ -925,24 +1001,35 @@ impl Worker {
                 // Nothing queued on a dead link: the kernel would refuse
                 // to send it (ENETDOWN, ENXIO) and the loop would spin
                 // waiting for the ring to drain.
-                for &(addr, _) in queue.iter() {
-                    self.pool.release(addr);
-                    self.counters.tx_drop(id, DropReason::LinkDown);
+                for d in queue.iter() {
+                    self.pool.release(d.addr);
+                    if !d.more {
+                        self.counters.tx_drop(id, DropReason::LinkDown);
+                    }
                 }
                 queue.clear();
                 continue;
             }
             if !queue.is_empty() {
                 let sock = port.tx_socket();
-                let mut slots = sock.tx_reserve(queue.len() as u32);
+                // Whole frames only: a chain the ring cannot take whole is
+                // not started (the kernel would wait for its end).
+                let mut k = sock.tx_free(queue.len() as u32).min(queue.len() as u32) as usize;
+                while k > 0 && queue[k - 1].more {
+                    k -= 1;
+                }
+                // Reserving what tx_free counted always succeeds.
+                let mut slots = sock.tx_reserve(k as u32);
                 let k = slots.len();
                 for (i, &d) in queue.iter().take(k as usize).enumerate() {
                     slots.set(i as u32, d);
                 }
                 slots.commit(k);
-                for &(addr, _) in &queue[k as usize..] {
-                    self.pool.release(addr);
-                    self.counters.tx_drop(id, DropReason::TxRingFull);
+                for d in &queue[k as usize..] {
+                    self.pool.release(d.addr);
+                    if !d.more {
+                        self.counters.tx_drop(id, DropReason::TxRingFull);
+                    }
                 }
                 queue.clear();
             }
