@@ -147,11 +147,12 @@ fn ensure_tap(settings: &PortSettings) -> Result<bool, ControlError> {
     }
 }
 
-/// Removes taps a failed start or `port.add` made, logging what fails.
+/// Removes taps a failed start or `port.add` made, logging what fails
+/// (nothing else is left to undo it).
 fn remove_taps(ifaces: &[String]) {
     for iface in ifaces {
         if let Err(e) = tap::remove(iface) {
-            tracing::error!(iface = %iface, "removing a tap made by a failed start failed: {e}");
+            tracing::error!(iface = %iface, "removing a tap made for a start or port.add that failed: {e}");
         }
     }
 }
@@ -460,8 +461,6 @@ impl Controller {
         // The worker refuses an interface another switch or program holds
         // (dataplane/runtime/src/port/xdp_owner.rs) before it opens
         // anything, so a refusal changes nothing.
-        // Ids are reused: the workers' counters of this id still hold a
-        // deleted port's counts, so the new port's start where they stand.
         // A created tap is made (or an existing one reused) before it is
         // opened; undone below if the port cannot be added after all.
         let created = ensure_tap(&settings)?;
@@ -470,6 +469,8 @@ impl Controller {
                 remove_taps(&[iface.to_string()]);
             }
         };
+        // Ids are reused: the workers' counters of this id still hold a
+        // deleted port's counts, so the new port's start where they stand.
         let raw = self.switch.totals();
         self.baseline.ports[id.index()] = raw.ports[id.index()];
         let status = match self.switch.add_port(

@@ -183,6 +183,50 @@ impl GuestTap {
     }
 }
 
+/// Attaches to tap `iface` as user `uid` (in a forked child that drops
+/// root after opening /dev/net/tun, as a VM run as that user): 0, or the
+/// errno of `TUNSETIFF` (over 100: a step before it failed).
+fn attach_as(uid: u32, iface: &str) -> i32 {
+    let path = c"/dev/net/tun";
+    // SAFETY: ifreq is plain old data; all zeroes is valid.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, &s) in req.ifr_name.iter_mut().zip(iface.as_bytes()) {
+        *d = s as libc::c_char;
+    }
+    req.ifr_ifru.ifru_flags =
+        (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as libc::c_short;
+    // SAFETY: the child calls only async-signal-safe functions on
+    // memory prepared before the fork, and ends with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        // SAFETY: see above; the child never returns.
+        unsafe {
+            // Opened as root: /dev/net/tun may be 0600 (it is on the CI
+            // machines); the owner check is the kernel's at TUNSETIFF.
+            let fd = libc::open(path.as_ptr(), libc::O_RDWR);
+            if fd < 0 {
+                libc::_exit(103);
+            }
+            if libc::setgroups(0, std::ptr::null()) != 0 {
+                libc::_exit(101);
+            }
+            if libc::setgid(uid) != 0 || libc::setuid(uid) != 0 {
+                libc::_exit(102);
+            }
+            if libc::ioctl(fd, libc::TUNSETIFF, &mut req) < 0 {
+                libc::_exit(*libc::__errno_location() & 0x7f);
+            }
+            libc::_exit(0);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child forked above.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(libc::WIFEXITED(status), "child status {status}");
+    libc::WEXITSTATUS(status)
+}
+
 /// The one's-complement sum of `data` added to `sum` (RFC 1071).
 fn sum16(mut sum: u32, data: &[u8]) -> u32 {
     for c in data.chunks(2) {
@@ -486,6 +530,10 @@ fn a_tap_outlives_a_restart_and_goes_with_port_del() {
     let index = sysfs(&t1, "ifindex").expect("the tap exists");
     let nobody = sh("id", &["-u", "nobody"]).1.trim().to_string();
     assert_eq!(sysfs(&t1, "owner"), Some(nobody.clone()), "owner");
+    // The owner may open it without root; another user may not.
+    let uid: u32 = nobody.parse().expect("uid");
+    assert_eq!(attach_as(uid, &t1), 0, "the owner opens the tap");
+    assert_eq!(attach_as(1, &t1), libc::EPERM, "another user is refused");
     let p = port_of(&d, "vm1");
     assert_eq!(
         (&p["create"], &p["owner"], &p["driver_in_use"]),
@@ -543,6 +591,7 @@ fn a_tap_outlives_a_restart_and_goes_with_port_del() {
         .unwrap_or_else(|e| panic!("port.add: {e:?}\n{}", d.log_tail(20)));
     assert_eq!(p["owner"], 65534);
     assert_eq!(sysfs(&t2, "owner").as_deref(), Some("65534"));
+    assert_eq!(attach_as(65534, &t2), 0, "the owner opens the tap");
     d.call("port.del", json!({"name": "vm2"}))
         .expect("port.del");
     assert_eq!(sysfs(&t2, "ifindex"), None, "port.del removes the tap");
