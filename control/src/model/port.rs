@@ -356,6 +356,15 @@ impl PortSettings {
                 "UU_FLOOD",
                 yn(self.flood_unknown_unicast),
             ),
+            (
+                "create",
+                "CREATE",
+                match (&self.create, &self.owner) {
+                    (None, _) => "-".into(),
+                    (Some(c), None) => c.to_string(),
+                    (Some(c), Some(o)) => format!("{c} ({o})"),
+                },
+            ),
             ("driver", "DRIVER", self.driver.to_string()),
         ]
     }
