@@ -19,7 +19,7 @@ mod write;
 
 pub use crate::model::switch::DEFAULT_SOCKET;
 pub use check::{check, ValidConfig, ValidPort};
-pub use probe::{group_id, probe, probe_interfaces, HostFacts};
+pub use probe::{group_id, owner_uid, probe, probe_interfaces, user_id, HostFacts};
 pub use write::write_atomically;
 
 /// The whole file; also the result of `config.show`.

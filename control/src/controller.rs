@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use vswitch_dataplane::fdb::FlushScope;
 use vswitch_dataplane::limits::MAX_PORTS;
+use vswitch_dataplane::port::tap::{self, Ensured, TapError};
 use vswitch_dataplane::port::xdp_owner::{self, OwnerError, Use};
 use vswitch_dataplane::port::{Driver, DriverChoice, PortSpec, PortStatus};
 use vswitch_dataplane::stats::StatsTotals;
@@ -16,6 +17,7 @@ use vswitch_dataplane::{EngineError, PortConfig, PortId, StaticEntry as EngineSt
 
 use crate::config::{self, ConfigFile, ValidConfig};
 use crate::link::{LinkEvent, LinkInfo, LinkState};
+use crate::model::port::CreateKind;
 use crate::model::port::{check_iface, check_port_name, PortPatch, PortSettings};
 use crate::model::switch::{FdbSettings, StaticEntry, SwitchSettings};
 use crate::model::value::{MacAddr, Vlan};
@@ -86,6 +88,14 @@ pub enum StartError {
         #[source]
         source: OwnerError,
     },
+    /// A port's tap (`create = "tap"`) could not be made.
+    #[error("port {port:?}: {message}")]
+    Tap {
+        /// The port.
+        port: String,
+        /// Why.
+        message: String,
+    },
     /// A static entry could not be added.
     #[error("static FDB entry {mac} in VLAN {vlan}: {message}")]
     Static {
@@ -112,6 +122,39 @@ pub struct Controller {
     started: Instant,
     /// Set by [`Controller::shutdown`]: link events change nothing after.
     stopped: bool,
+    /// Taps this start made (`create = "tap"` ports whose tap was not
+    /// there): a start that fails after them removes them
+    /// ([`Controller::abandon_start`]).
+    created_at_start: Vec<String>,
+}
+
+/// Makes (or reuses) the tap of a `create = "tap"` port. `Ok(true)`: it
+/// was made now, so undoing the port's addition removes it.
+fn ensure_tap(settings: &PortSettings) -> Result<bool, ControlError> {
+    let Some(CreateKind::Tap) = settings.create else {
+        return Ok(false);
+    };
+    let uid = settings
+        .owner
+        .as_ref()
+        .map(config::owner_uid)
+        .transpose()
+        .map_err(|m| ControlError::Invalid(format!("owner: {m}")))?;
+    match tap::ensure(&settings.iface, uid) {
+        Ok(e) => Ok(e == Ensured::Created),
+        Err(e @ TapError::NotATap(_)) => Err(ControlError::Conflict(e.to_string())),
+        Err(e) => Err(ControlError::Failed(e.to_string())),
+    }
+}
+
+/// Removes taps a failed start or `port.add` made, logging what fails
+/// (nothing else is left to undo it).
+fn remove_taps(ifaces: &[String]) {
+    for iface in ifaces {
+        if let Err(e) = tap::remove(iface) {
+            tracing::error!(iface = %iface, "removing a tap made for a start or port.add that failed: {e}");
+        }
+    }
 }
 
 impl std::fmt::Debug for Controller {
@@ -130,9 +173,18 @@ impl Controller {
     /// refused start touches no interface; a port that fails later closes
     /// the ones opened before it (their programs and records go with
     /// them).
+    ///
+    /// `create = "tap"` ports get their tap here, after every check and
+    /// before any port opens; an existing tap of that name is reused (a
+    /// VM may hold it across a daemon restart). A start that fails
+    /// afterwards removes the taps it made, and only those.
     pub fn start(valid: ValidConfig, path: PathBuf) -> Result<Controller, StartError> {
         for p in &valid.ports {
             let iface = p.settings.iface.as_str();
+            if p.settings.create.is_some() && tap::is_tap(iface).is_none() {
+                // Made below; nothing can own it yet.
+                continue;
+            }
             let use_ = match p.settings.driver.choice().resolve(iface) {
                 Driver::AfXdp => Use::AfXdp,
                 Driver::Packet => Use::Packet,
@@ -142,6 +194,42 @@ impl Controller {
                 source,
             })?;
         }
+        let mut created = Vec::new();
+        for p in &valid.ports {
+            match ensure_tap(&p.settings) {
+                Ok(true) => created.push(p.settings.iface.clone()),
+                Ok(false) => {}
+                Err(e) => {
+                    remove_taps(&created);
+                    return Err(StartError::Tap {
+                        port: p.settings.name.clone(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        match Controller::open(valid, path) {
+            Ok(mut c) => {
+                c.created_at_start = created;
+                Ok(c)
+            }
+            Err(e) => {
+                remove_taps(&created);
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops a controller whose start could not be completed (the
+    /// control socket or the link watcher failed after it started) and
+    /// removes the taps its start made: all or nothing.
+    pub fn abandon_start(&mut self) {
+        self.shutdown();
+        remove_taps(&std::mem::take(&mut self.created_at_start));
+    }
+
+    /// The start proper, once the taps are there.
+    fn open(valid: ValidConfig, path: PathBuf) -> Result<Controller, StartError> {
         let cfg = SwitchConfig::new(valid.workers.clone(), valid.fdb_config());
         let nworkers = valid.workers.len();
         // Ports go round-robin over workers, in file order.
@@ -206,6 +294,7 @@ impl Controller {
             baseline: StatsTotals::default(),
             started: Instant::now(),
             stopped: false,
+            created_at_start: Vec::new(),
         })
     }
 
@@ -372,22 +461,33 @@ impl Controller {
         // The worker refuses an interface another switch or program holds
         // (dataplane/runtime/src/port/xdp_owner.rs) before it opens
         // anything, so a refusal changes nothing.
+        // A created tap is made (or an existing one reused) before it is
+        // opened; undone below if the port cannot be added after all.
+        let created = ensure_tap(&settings)?;
+        let undo_tap = |iface: &str| {
+            if created {
+                remove_taps(&[iface.to_string()]);
+            }
+        };
         // Ids are reused: the workers' counters of this id still hold a
         // deleted port's counts, so the new port's start where they stand.
         let raw = self.switch.totals();
         self.baseline.ports[id.index()] = raw.ports[id.index()];
-        let status = self
-            .switch
-            .add_port(
-                PortSpec {
-                    id,
-                    iface: settings.iface.clone(),
-                    driver: settings.driver.choice(),
-                    replace_foreign_xdp: force,
-                },
-                worker,
-            )
-            .map_err(|e| ControlError::Failed(e.to_string()))?;
+        let status = match self.switch.add_port(
+            PortSpec {
+                id,
+                iface: settings.iface.clone(),
+                driver: settings.driver.choice(),
+                replace_foreign_xdp: force,
+            },
+            worker,
+        ) {
+            Ok(status) => status,
+            Err(e) => {
+                undo_tap(&settings.iface);
+                return Err(ControlError::Failed(e.to_string()));
+            }
+        };
         let mut config = config;
         config.max_frame_len = status.max_frame_len;
         if let Err(e) = self
@@ -397,6 +497,7 @@ impl Controller {
         {
             // Never half added: close what was opened.
             let _ = self.switch.remove_port(id, worker);
+            undo_tap(&settings.iface);
             return Err(self.refused(e));
         }
         tracing::info!(port = %settings.name, worker, force, "port added");
@@ -437,6 +538,13 @@ impl Controller {
         }
         // The id may be reused by a later port.add.
         let _ = self.switch.set_link_down(entry.id, entry.worker, false);
+        // A tap the port made goes with it (a VM on it loses its NIC, as
+        // when its host's switch port is deleted); a daemon stop keeps it.
+        if entry.settings.create.is_some() {
+            if let Err(e) = tap::remove(&entry.settings.iface) {
+                tracing::error!(port = name, "removing the port's tap failed: {e}");
+            }
+        }
         tracing::info!(port = name, "port removed");
         Ok(statics)
     }
@@ -450,6 +558,9 @@ impl Controller {
     pub fn set_port(&mut self, patch: &PortPatch) -> Result<&PortEntry, ControlError> {
         let name = patch.name.as_str();
         let i = self.port_index(name)?;
+        if let Some(m) = patch.fixed_change(&self.ports[i].settings) {
+            return Err(ControlError::Invalid(m));
+        }
         let before = self.ports[i].config.clone();
         let mut settings = self.ports[i].settings.clone();
         patch.apply(&mut settings);

@@ -139,7 +139,10 @@ fn collect(v: &Value, prefix: &str, doc: &BTreeSet<String>, out: &mut BTreeSet<S
 fn api_doc_names_every_result_field() {
     let _g = serial();
     let mut lab = Lab::new("vadc");
-    let (a, b, c) = (lab.host(1), lab.host(2), lab.host(3));
+    let (a, b) = (lab.host(1), lab.host(2));
+    // p3 makes its interface (`create`, `owner`): a tap named with the
+    // lab's prefix, so the lab removes it whatever happens.
+    let tap = format!("{}vm3", lab.prefix());
     let toml = format!(
         "[switch]\ncontrol_socket = \"@SOCKET@\"\ncontrol_group = \"root\"\nworkers = [1]\n\n\
          [[port]]\nname = \"p1\"\niface = \"{}\"\nvlan = 10\n\n\
@@ -159,8 +162,10 @@ fn api_doc_names_every_result_field() {
         ("port.show", json!({"name": "p2"})),
         (
             "port.add",
-            json!({"name": "p3", "iface": c.port_if, "vlan_mode": "trunk", "vlan": 20, "trunk_vlans": "20,30", "worker": 0}),
+            json!({"name": "p3", "iface": tap, "vlan_mode": "trunk", "vlan": 20, "trunk_vlans": "20,30", "worker": 0, "create": "tap", "owner": 0}),
         ),
+        ("port.show", json!({"name": "p3"})),
+        ("port.list", json!({})),
         (
             "port.set",
             json!({"name": "p3", "vlan": null, "promiscuous": true}),

@@ -21,7 +21,7 @@ use vswitch_control::api::results::{
     PortInfo, PrometheusText, Saved, Stats, Status,
 };
 use vswitch_control::config::{self, ConfigFile, DEFAULT_SOCKET};
-use vswitch_control::model::port::{PortPatch, PortSettings};
+use vswitch_control::model::port::{CreateKind, Owner, PortPatch, PortSettings};
 use vswitch_control::model::switch::StaticEntry;
 use vswitch_control::model::value::{MacAddr, Vlan};
 use vswitch_control::table::Table;
@@ -99,6 +99,13 @@ enum PortCmd {
         /// (it replaces another program's XDP program).
         #[arg(long)]
         force: bool,
+        /// Make the interface: `tap` (a persistent tap for a VM, removed
+        /// with the port).
+        #[arg(long, value_name = "KIND", value_parser = parse_create)]
+        create: Option<CreateKind>,
+        /// With --create: the user (name or uid) who may open the tap.
+        #[arg(long, value_name = "USER", requires = "create")]
+        owner: Option<String>,
         /// Settings other than the defaults (the flags of `port set`).
         #[command(flatten)]
         flags: PortPatch,
@@ -300,10 +307,17 @@ fn run(cli: Cli) -> Result<(), String> {
             iface,
             worker,
             force,
+            create,
+            owner,
             flags,
         }) => {
             let mut settings = PortSettings::new(name, iface);
             flags.apply(&mut settings);
+            settings.create = create;
+            settings.owner = owner.map(|o| match o.parse::<u32>() {
+                Ok(uid) => Owner::Uid(uid),
+                Err(_) => Owner::Name(o),
+            });
             let mut p = serde_json::to_value(&settings).map_err(|e| e.to_string())?;
             if let (Some(w), Value::Object(m)) = (worker, &mut p) {
                 m.insert("worker".into(), w.into());
@@ -825,4 +839,9 @@ fn wait_or_quit(secs: f64, keys: bool) -> bool {
             }
         }
     }
+}
+
+/// `--create`: the kinds of interface vswitchd makes.
+fn parse_create(s: &str) -> Result<CreateKind, String> {
+    CreateKind::try_from(s.to_string())
 }

@@ -136,7 +136,7 @@ fn main() -> ExitCode {
         controller
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .shutdown();
+            .abandon_start();
         return ExitCode::from(1);
     }
     let server = match Server::start(&socket, group, timeouts, Arc::clone(&controller)) {
@@ -146,7 +146,7 @@ fn main() -> ExitCode {
             controller
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .shutdown();
+                .abandon_start();
             return ExitCode::from(1);
         }
     };

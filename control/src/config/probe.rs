@@ -47,7 +47,50 @@ pub fn probe(c: &ValidConfig, src: Option<&str>) -> Result<HostFacts, ConfigErro
             )
         })?),
     };
+    for (i, p) in c.ports.iter().enumerate() {
+        if let Some(o) = &p.settings.owner {
+            owner_uid(o).map_err(|m| {
+                at(
+                    src,
+                    &[Seg::Key("port"), Seg::Index(i), Seg::Key("owner")],
+                    format!("port {:?}.owner", p.settings.name),
+                    m,
+                )
+            })?;
+        }
+    }
     Ok(HostFacts { control_gid })
+}
+
+/// The uid of a tap's `owner`: a uid as it is, a name looked up.
+pub fn owner_uid(o: &crate::model::port::Owner) -> Result<u32, String> {
+    use crate::model::port::Owner;
+    match o {
+        Owner::Uid(u) => Ok(*u),
+        Owner::Name(n) => user_id(n).ok_or_else(|| format!("user {n:?} does not exist")),
+    }
+}
+
+/// The numeric id of a user, if it exists.
+pub fn user_id(name: &str) -> Option<u32> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    // SAFETY: libc::passwd is plain old data; getpwnam_r fills it.
+    #[allow(unsafe_code)]
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16384];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: all pointers are to live locals of the declared sizes.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    (rc == 0 && !result.is_null()).then_some(pwd.pw_uid)
 }
 
 /// CPU ids as ranges, e.g. `0-3,6`; `none` for none.
@@ -73,12 +116,11 @@ fn cpu_list(ids: &[usize]) -> String {
     }
 }
 
-/// Whether a port's interface must exist before the port opens it. Every
-/// port opens an existing interface today; a port kind that creates its
-/// own (a tap port, say) returns false here, so neither `--check` nor the
-/// start refuses it for an interface that is not there yet.
-fn needs_existing_iface(_port: &crate::model::port::PortSettings) -> bool {
-    true
+/// Whether a port's interface must exist before the port opens it: not
+/// for a port that makes its own (`create = "tap"`), so neither `--check`
+/// nor the start refuses it for an interface that is not there yet.
+fn needs_existing_iface(port: &crate::model::port::PortSettings) -> bool {
+    port.create.is_none()
 }
 
 /// Checks that every port's interface exists (ports that create their

@@ -431,3 +431,48 @@ fn allowed_interfaces_are_names_and_globs() {
         "{e}"
     );
 }
+
+/// A port that makes its tap needs no interface yet; its `owner` must be
+/// a user of this host, and the pure check refuses what cannot fit.
+#[test]
+fn a_created_tap_needs_no_interface_and_an_existing_owner() {
+    let tap = "[[port]]\nname = \"vm\"\niface = \"no-such-tap0\"\nvlan = 1\ncreate = \"tap\"\n";
+    let v = validate(tap).unwrap();
+    assert!(probe_interfaces(&v, Some(tap)).is_ok(), "made at start");
+    assert_eq!(
+        v.ports[0].settings.create,
+        Some(crate::model::port::CreateKind::Tap)
+    );
+    let root = format!("{tap}owner = \"root\"\n");
+    assert!(validate(&root).is_ok());
+    assert_eq!(
+        owner_uid(&crate::model::port::Owner::Name("root".into())),
+        Ok(0)
+    );
+    let e = err(&format!("{tap}owner = \"no-such-user-xyz\"\n"));
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("port \"vm\".owner", Some(6)),
+        "{e}"
+    );
+    assert!(
+        e.message
+            .contains("user \"no-such-user-xyz\" does not exist"),
+        "{e}"
+    );
+    let e = check_err(&format!("{tap}driver = \"afxdp\"\n"));
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("port \"vm\".driver", Some(6)),
+        "{e}"
+    );
+    let e = check_err("[[port]]\nname = \"vm\"\niface = \"t\"\nvlan = 1\nowner = 0\n");
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("port \"vm\".owner", Some(5)),
+        "{e}"
+    );
+    // Written back as read.
+    let file = parse(&root).unwrap();
+    assert_eq!(parse(&to_toml(&file)).unwrap(), file);
+}

@@ -129,6 +129,103 @@ pub struct PortSettings {
     /// auto | afxdp | packet: how the interface is opened.
     #[serde(default)]
     pub driver: DriverName,
+    /// `tap`: vswitchd makes the interface (a persistent tap for a VM)
+    /// and removes it with the port. Set only when the port is added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<CreateKind>,
+    /// With `create`: the user (name or uid) who may open the tap.
+    /// Set only when the port is added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+}
+
+/// `create`: the kind of interface vswitchd makes for a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum CreateKind {
+    /// A persistent tap with virtio-net headers, for a VM's NIC
+    /// (dataplane/runtime/src/port/tap.rs).
+    Tap,
+}
+
+impl TryFrom<String> for CreateKind {
+    type Error = String;
+    fn try_from(s: String) -> Result<CreateKind, String> {
+        match s.as_str() {
+            "tap" => Ok(CreateKind::Tap),
+            _ => Err(format!("invalid create {s:?}: expected tap")),
+        }
+    }
+}
+
+impl std::fmt::Display for CreateKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CreateKind::Tap => "tap",
+        })
+    }
+}
+
+/// `owner`: a user, by name (a string) or uid (an integer), written back
+/// as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// A numeric uid.
+    Uid(u32),
+    /// A user name, looked up on the host when the port is added.
+    Name(String),
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Owner::Uid(u) => u.fmt(f),
+            Owner::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+impl Serialize for Owner {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Owner::Uid(u) => s.serialize_u32(*u),
+            Owner::Name(n) => s.serialize_str(n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Owner {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Owner, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Owner;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a user name or a uid")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Owner, E> {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|&u| u != u32::MAX)
+                    .map(Owner::Uid)
+                    .ok_or_else(|| E::custom(format!("invalid owner {v}: not a uid")))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Owner, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(-1))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Owner, E> {
+                let ok = !v.is_empty()
+                    && v.len() <= 32
+                    && v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '$'));
+                if ok {
+                    Ok(Owner::Name(v.to_string()))
+                } else {
+                    Err(E::custom(format!("invalid owner {v:?}: not a user name")))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 fn yes() -> bool {
@@ -170,12 +267,37 @@ impl PortSettings {
             learning: true,
             flood_unknown_unicast: true,
             driver: DriverName::default(),
+            create: None,
+            owner: None,
         }
+    }
+
+    /// Whether `create` and `owner` fit the rest: an `owner` belongs to a
+    /// created tap, and a created tap is switched by the packet driver
+    /// (the VM holds the tap's own fd; vswitchd reaches it through a
+    /// packet socket, dataplane/runtime/src/port/tap.rs).
+    fn check_create(&self) -> Result<(), SettingError> {
+        if self.owner.is_some() && self.create.is_none() {
+            return Err(refuse(
+                "owner",
+                "only a port with create = \"tap\" takes an owner (of the tap it makes)",
+            ));
+        }
+        if self.create.is_some() && self.driver == DriverName::AfXdp {
+            return Err(refuse(
+                "driver",
+                "a created tap is switched by the packet driver (the VM holds the tap's \
+                 own fd, and AF_XDP on a tap gets no offload metadata): use driver = \
+                 \"packet\" or \"auto\"",
+            ));
+        }
+        Ok(())
     }
 
     /// The engine's configuration for these settings, or the key whose
     /// value does not fit the others (values themselves are already valid).
     pub fn engine_config(&self) -> Result<PortConfig, SettingError> {
+        self.check_create()?;
         let vlan = self.vlan.map(Vlan::id);
         let mode = match self.vlan_mode {
             VlanModeName::Access => {
@@ -234,6 +356,15 @@ impl PortSettings {
                 "UU_FLOOD",
                 yn(self.flood_unknown_unicast),
             ),
+            (
+                "create",
+                "CREATE",
+                match (&self.create, &self.owner) {
+                    (None, _) => "-".into(),
+                    (Some(c), None) => c.to_string(),
+                    (Some(c), Some(o)) => format!("{c} ({o})"),
+                },
+            ),
             ("driver", "DRIVER", self.driver.to_string()),
         ]
     }
@@ -283,6 +414,15 @@ pub struct PortPatch {
     #[arg(long, value_name = "DRIVER")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver: Option<DriverName>,
+    /// Taken only to refuse a change clearly: `create` is set when the
+    /// port is added ([`PortPatch::fixed_change`]).
+    #[arg(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<CreateKind>,
+    /// Taken only to refuse a change clearly, as `create`.
+    #[arg(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
 }
 
 impl PortPatch {
@@ -295,7 +435,30 @@ impl PortPatch {
             }
     }
 
-    /// Applies the changes to `s`. Leaving trunk mode drops the trunk's
+    /// The message refusing a change of a setting that is fixed once the
+    /// port is added (`create`, `owner`), if the patch asks for one; a
+    /// value equal to the port's is no change.
+    pub fn fixed_change(&self, s: &PortSettings) -> Option<String> {
+        let create = self
+            .create
+            .filter(|c| s.create != Some(*c))
+            .map(|_| "create");
+        let owner = self
+            .owner
+            .as_ref()
+            .filter(|o| s.owner.as_ref() != Some(*o))
+            .map(|_| "owner");
+        create.or(owner).map(|key| {
+            format!(
+                "{key} is set only when a port is added and cannot change: \
+                 port.del then port.add the port with the new value (deleting a \
+                 port with create = \"tap\" removes its tap)"
+            )
+        })
+    }
+
+    /// Applies the changes to `s` (all but `create` and `owner`, which
+    /// [`PortPatch::fixed_change`] refuses). Leaving trunk mode drops the trunk's
     /// VLAN list unless the patch sets one.
     pub fn apply(&self, s: &mut PortSettings) {
         if let Some(m) = self.vlan_mode {
@@ -460,5 +623,88 @@ mod tests {
         s.vlan_mode = VlanModeName::Guest;
         s.trunk_vlans = Some("10".parse().unwrap());
         assert_eq!(s.engine_config().unwrap_err().key, "trunk_vlans");
+    }
+
+    #[test]
+    fn create_and_owner_read_write_and_fit_the_rest() {
+        let s: PortSettings = serde_json::from_value(
+            json!({"name": "vm", "iface": "tap0", "vlan": 1, "create": "tap", "owner": "qemu"}),
+        )
+        .unwrap();
+        assert_eq!(s.create, Some(CreateKind::Tap));
+        assert_eq!(s.owner, Some(Owner::Name("qemu".into())));
+        assert!(s.engine_config().is_ok());
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!((&v["create"], &v["owner"]), (&json!("tap"), &json!("qemu")));
+        let s: PortSettings = toml::from_str(
+            "name = \"vm\"\niface = \"tap0\"\nvlan = 1\ncreate = \"tap\"\nowner = 107\n",
+        )
+        .unwrap();
+        assert_eq!(s.owner, Some(Owner::Uid(107)));
+        assert!(toml::to_string(&s).unwrap().contains("owner = 107"));
+        // Unset: not written at all (a plain port's table is unchanged).
+        let plain = serde_json::to_value(PortSettings::new("a", "x")).unwrap();
+        assert!(plain.get("create").is_none() && plain.get("owner").is_none());
+
+        for (v, msg) in [
+            (
+                json!({"create": "tun"}),
+                "invalid create \"tun\": expected tap",
+            ),
+            (json!({"create": "tap", "owner": -1}), "invalid owner -1"),
+            (json!({"create": "tap", "owner": "a b"}), "not a user name"),
+            (
+                json!({"create": "tap", "owner": true}),
+                "a user name or a uid",
+            ),
+        ] {
+            let mut o = json!({"name": "vm", "iface": "t", "vlan": 1});
+            o.as_object_mut()
+                .unwrap()
+                .extend(v.as_object().unwrap().clone());
+            let e = serde_json::from_value::<PortSettings>(o)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(msg), "{e}");
+        }
+        let mut s = PortSettings::new("vm", "t");
+        s.vlan = Some(Vlan::try_from(1).unwrap());
+        s.owner = Some(Owner::Uid(1));
+        assert_eq!(s.engine_config().unwrap_err().key, "owner");
+        s.create = Some(CreateKind::Tap);
+        s.driver = DriverName::AfXdp;
+        let e = s.engine_config().unwrap_err();
+        assert_eq!(e.key, "driver");
+        assert!(e.message.contains("packet driver"), "{e}");
+        s.driver = DriverName::Packet;
+        assert!(s.engine_config().is_ok());
+    }
+
+    #[test]
+    fn create_and_owner_cannot_change_by_patch() {
+        let mut s = PortSettings::new("vm", "t");
+        s.create = Some(CreateKind::Tap);
+        s.owner = Some(Owner::Name("qemu".into()));
+        let same = patch(json!({"name": "vm", "create": "tap", "owner": "qemu"}));
+        assert_eq!(same.fixed_change(&s), None, "the same values are no change");
+        for p in [
+            json!({"name": "vm", "owner": "root"}),
+            json!({"name": "vm", "owner": 0}),
+        ] {
+            let m = patch(p.clone()).fixed_change(&s).expect("refused");
+            assert!(
+                m.starts_with("owner is set only when a port is added"),
+                "{p}: {m}"
+            );
+        }
+        let plain = PortSettings::new("a", "x");
+        let m = patch(json!({"name": "a", "create": "tap"}))
+            .fixed_change(&plain)
+            .expect("refused");
+        assert!(m.starts_with("create is set only"), "{m}");
+        assert_eq!(
+            patch(json!({"name": "a", "vlan": 3})).fixed_change(&plain),
+            None
+        );
     }
 }

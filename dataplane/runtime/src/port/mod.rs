@@ -10,6 +10,9 @@
 //! - [`chunks`]: which UMEM chunks a worker owns, as values that open
 //!   them ([`chunks::Chunk`], made only by its [`chunks::FramePool`]).
 //!
+//! - [`tap`]: persistent taps made for VMs (`create = "tap"`), switched
+//!   by the packet driver.
+//!
 //! Before either opens, [`xdp_owner`] checks who owns the XDP program on
 //! the interface: a port never takes an interface from another switch
 //! and never removes a program it cannot prove is a dead switch's.
@@ -18,6 +21,7 @@ pub mod afxdp;
 pub mod chunks;
 pub mod packet;
 pub mod packet_socket;
+pub mod tap;
 pub mod wake;
 pub mod xdp_owner;
 pub mod xdp_prog;
