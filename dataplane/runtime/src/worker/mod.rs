@@ -55,8 +55,11 @@ use pacer::{Iteration, Pacer, Pause};
 pub use pacer::{PollMode, Polling, DEFAULT_MAX_SLEEP_US, MAX_SLEEP_US_LIMIT};
 use pool::UmemSpares;
 
-/// Longest sleep: bounds how stale port statistics can get when idle.
-const SLEEP_MS: u64 = 100;
+/// Longest sleep: bounds how stale port statistics can get when idle
+/// (reports are due once a second). Each wake-up of an idle worker is a
+/// whole loop iteration: at 10 a second a debug build spent about 2 % of
+/// a core idle, at 2 well under 1 %.
+const SLEEP_MS: u64 = 500;
 /// Chunks kept back from fill rings for spares and hand-off donations.
 const RESERVE: usize = 2 * BATCH_SIZE;
 /// Free chunks a worker keeps offered to other workers.

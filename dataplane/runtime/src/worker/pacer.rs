@@ -6,9 +6,10 @@
 //! that got less, while the worker has nothing left to send, naps for at
 //! most `max_sleep_us` (a timed wait that only a hand-off or a command
 //! cuts short), so frames gather into bigger batches and a steady light
-//! load costs a wake-up per nap rather than a core. After
-//! [`QUIET`] without a frame the worker sleeps in `poll(2)` on its
-//! sockets, which costs nothing until a frame arrives.
+//! load costs a wake-up per nap rather than a core. After [`QUIET_NAPS`]
+//! naps' worth of time without a frame the worker sleeps in `poll(2)` on
+//! its sockets, which costs nothing until a frame arrives (and wakes it
+//! some 20 µs after one does, within the bound of a nap).
 //!
 //! A timed wait lasts longer than asked: the timer fires late and a
 //! sleeping CPU takes time to wake (tens of microseconds on a VM). The
@@ -56,9 +57,11 @@ impl Default for Polling {
 /// Empty iterations before a worker that does not nap sleeps in `poll(2)`
 /// (each is well under a microsecond, so tens of microseconds of spinning).
 pub(super) const IDLE_SPINS: u32 = 256;
-/// Time without a frame after which a napping worker sleeps in `poll(2)`
-/// instead: naps cost a wake-up each, `poll(2)` nothing until a frame.
-pub(super) const QUIET: Duration = Duration::from_millis(2);
+/// Naps' worth of time (`max_sleep_us` each) without a frame after which
+/// a napping worker sleeps in `poll(2)` instead: naps cost a wake-up each,
+/// `poll(2)` nothing until a frame. A steady flow of a frame every few
+/// naps keeps it napping; bursts with gaps between them sleep in the gaps.
+pub(super) const QUIET_NAPS: u32 = 4;
 /// Shortest nap worth a syscall.
 const MIN_NAP: Duration = Duration::from_micros(1);
 
@@ -102,8 +105,9 @@ impl Pacer {
         if polling.mode == PollMode::Busy || !it.settled || it.full {
             return Pause::Spin;
         }
+        let quiet = Duration::from_micros(u64::from(polling.max_sleep_us) * u64::from(QUIET_NAPS));
         match self.nap_len(polling.max_sleep_us) {
-            Some(nap) if it.received > 0 || it.quiet < QUIET => Pause::Nap(nap),
+            Some(nap) if it.received > 0 || it.quiet < quiet => Pause::Nap(nap),
             Some(_) => Pause::Sleep,
             None if it.received == 0 && it.idle >= IDLE_SPINS => Pause::Sleep,
             None => Pause::Spin,
@@ -184,10 +188,10 @@ mod tests {
             Pause::Nap(Duration::from_micros(50))
         );
         assert_eq!(
-            p.next(ADAPTIVE, it(0, false, 5, 500)),
+            p.next(ADAPTIVE, it(0, false, 5, 150)),
             Pause::Nap(Duration::from_micros(50))
         );
-        assert_eq!(p.next(ADAPTIVE, it(0, false, 50, 3_000)), Pause::Sleep);
+        assert_eq!(p.next(ADAPTIVE, it(0, false, 50, 200)), Pause::Sleep);
     }
 
     #[test]
