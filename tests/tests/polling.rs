@@ -181,19 +181,21 @@ fn steady_udp(
     let src = netns::run_in(&from.ns, || UdpSocket::bind("0.0.0.0:0")).expect("source");
     src.connect(&dst).expect("connect");
     let sender = std::thread::spawn(move || {
-        // Bursts every millisecond: a steady load, well under a batch each.
-        let per_ms = (pps / 1000).max(1);
+        // A burst every 5 ms: a steady load, well under a batch each, with
+        // gaps long enough that even a debug build's worker (an iteration
+        // costs tens of microseconds there) sleeps in them.
+        let per_tick = (pps / 200).max(1);
         let start = Instant::now();
         let mut sent = 0u64;
         let mut tick = 0u64;
         while !stop.load(Ordering::Relaxed) {
-            for _ in 0..per_ms {
+            for _ in 0..per_tick {
                 if src.send(&[0x5a; 22]).is_ok() {
                     sent += 1;
                 }
             }
             tick += 1;
-            let next = start + Duration::from_millis(tick);
+            let next = start + Duration::from_millis(5 * tick);
             if let Some(wait) = next.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
@@ -230,7 +232,7 @@ fn light_load_costs_less_cpu_adaptive_than_busy_and_mode_changes_live() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let got = Arc::new(AtomicU64::new(0));
-    let (sender, sink) = steady_udp(&a, &b, 5000, Arc::clone(&stop), Arc::clone(&got));
+    let (sender, sink) = steady_udp(&a, &b, 2000, Arc::clone(&stop), Arc::clone(&got));
     std::thread::sleep(Duration::from_millis(500));
     let busy = cpu_over(&d, 3.0);
     let wb = worker0(&d);
@@ -249,21 +251,22 @@ fn light_load_costs_less_cpu_adaptive_than_busy_and_mode_changes_live() {
     let sent = sender.join().unwrap();
     sink.join().unwrap();
 
-    assert!(sent > 5000, "the sender sent {sent}");
-    // About 15 000 datagrams in the 3 s; losses would mean naps overrun
+    assert!(sent > 4000, "the sender sent {sent}");
+    // About 6 000 datagrams in the 3 s; losses would mean naps overrun
     // the rings.
-    assert!(delivered > 12_000, "adaptive delivered {delivered} in 3 s");
+    assert!(delivered > 5000, "adaptive delivered {delivered} in 3 s");
     assert!(
         busy > 1.5,
         "busy polling used only {busy:.2} s of CPU in 3 s: {wb}"
     );
     assert!(
         adaptive < busy / 2.0,
-        "adaptive used {adaptive:.2} s of CPU in 3 s, busy {busy:.2} s"
+        "adaptive used {adaptive:.2} s of CPU in 3 s, busy {busy:.2} s: {w0} -> {w1}\n{}",
+        threads_cpu(&d)
     );
     // Adaptive naps between small batches: wake-ups, frames batched.
     let dt = |k: &str| w1[k].as_f64().unwrap() - w0[k].as_f64().unwrap();
-    assert!(dt("wakeups") > 1000.0, "{w0} -> {w1}");
+    assert!(dt("wakeups") > 600.0, "{w0} -> {w1}");
     assert!(dt("asleep_ns") / dt("total_ns") > 0.5, "{w0} -> {w1}");
     assert!(dt("packets") / dt("batches") >= 1.0, "{w0} -> {w1}");
 
