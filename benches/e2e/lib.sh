@@ -183,8 +183,9 @@ stop_vswitch() {
 
 # Nanoseconds a process's threads have run (/proc/PID/task/*/schedstat,
 # the scheduler's clock: ticks charge a thread that wakes on a timer for
-# ticks it barely ran in, which overstates a napping worker).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'; }
+# ticks it barely ran in, which overstates a napping worker). "%.0f", not
+# "%d": mawk's %d stops at 2^31 (2.1 s).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
 
 # user + system ticks of a process, all its threads (/proc/PID/stat 14, 15).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
