@@ -383,6 +383,9 @@ latency_main() {
     for i in $(seq "$RUNS"); do
         for s in $SETTINGS; do
             if [ "$s" = bridge ]; then
+                # The bridge takes the same veths: vswitchd (its XDP
+                # programs) must be gone first.
+                [ -n "$DPID" ] && stop_vswitch
                 path_up bridge || continue
             else
                 if [ -z "$DPID" ]; then path_up "$DRIVER" || continue; fi

@@ -658,7 +658,7 @@ impl Worker {
                 let woke = Instant::now();
                 let slept = woke.duration_since(prev);
                 if let Some(asked) = asked {
-                    pacer.napped(asked, slept);
+                    pacer.napped(asked, slept, polling.max_sleep_us);
                 }
                 let slept = slept.as_nanos() as u64;
                 bump(&load.total_ns, slept);

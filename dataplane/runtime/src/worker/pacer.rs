@@ -14,9 +14,12 @@
 //! A timed wait lasts longer than asked: the timer fires late and a
 //! sleeping CPU takes time to wake (tens of microseconds on a VM). The
 //! pacer measures that overshoot and asks for `max_sleep_us` less it, so
-//! a nap as taken stays within the bound; where the overshoot alone is
-//! the whole bound, it does not nap at all and polls as before (spin under
-//! load, `poll(2)` when idle).
+//! a nap as taken stays near the bound, but never for less than a quarter
+//! of it: on a CPU shared with other work a wake-up can wait milliseconds
+//! for the CPU, and a pacer that then stopped napping would spin a core
+//! for good (each sample counts at most `max_sleep_us`, so one slow
+//! wake-up cannot dominate). With `max_sleep_us` 0 it never naps and polls
+//! as before: spin under load, `poll(2)` when idle.
 
 use std::time::Duration;
 
@@ -106,7 +109,7 @@ impl Pacer {
             return Pause::Spin;
         }
         let quiet = Duration::from_micros(u64::from(polling.max_sleep_us) * u64::from(QUIET_NAPS));
-        match self.nap_len(polling.max_sleep_us) {
+        match Self::nap_len(self.overshoot_ns, polling.max_sleep_us) {
             Some(nap) if it.received > 0 || it.quiet < quiet => Pause::Nap(nap),
             Some(_) => Pause::Sleep,
             None if it.received == 0 && it.idle >= IDLE_SPINS => Pause::Sleep,
@@ -114,21 +117,23 @@ impl Pacer {
         }
     }
 
-    /// How long to ask a nap to last so that it lasts at most
-    /// `max_sleep_us`; `None` when that leaves nothing.
-    fn nap_len(&self, max_sleep_us: u32) -> Option<Duration> {
-        let ns = (u64::from(max_sleep_us) * 1000).saturating_sub(self.overshoot_ns);
+    /// How long to ask a nap to last so that it lasts about
+    /// `max_sleep_us` (at least a quarter of it); `None`: never nap.
+    fn nap_len(overshoot_ns: u64, max_sleep_us: u32) -> Option<Duration> {
+        let max = u64::from(max_sleep_us) * 1000;
+        let ns = max.saturating_sub(overshoot_ns).max(max / 4);
         let nap = Duration::from_nanos(ns);
         (nap >= MIN_NAP).then_some(nap)
     }
 
-    /// Records a nap asked to last `asked` that lasted `took`.
-    pub fn napped(&mut self, asked: Duration, took: Duration) {
+    /// Records a nap asked to last `asked` that lasted `took` under
+    /// `max_sleep_us`.
+    pub fn napped(&mut self, asked: Duration, took: Duration, max_sleep_us: u32) {
         // Cut short by a wake-up: says nothing about the timer.
         let Some(over) = took.checked_sub(asked) else {
             return;
         };
-        let over = over.as_nanos().min(u128::from(u32::MAX)) as u64;
+        let over = (over.as_nanos() as u64).min(u64::from(max_sleep_us) * 1000);
         // An average over about eight naps: one slow wake-up moves it
         // little, a CPU that wakes slower for good moves it in a few.
         self.overshoot_ns = (self.overshoot_ns * 7 + over) / 8;
@@ -198,7 +203,7 @@ mod tests {
     fn naps_are_shortened_by_the_measured_overshoot() {
         let mut p = Pacer::default();
         for _ in 0..64 {
-            p.napped(Duration::from_micros(30), Duration::from_micros(50));
+            p.napped(Duration::from_micros(30), Duration::from_micros(50), 50);
         }
         let Pause::Nap(d) = p.next(ADAPTIVE, it(3, false, 0, 0)) else {
             panic!("expected a nap");
@@ -208,23 +213,39 @@ mod tests {
             "{d:?}"
         );
         // Woken early: not a measure of the timer.
-        p.napped(Duration::from_micros(30), Duration::from_micros(5));
+        p.napped(Duration::from_micros(30), Duration::from_micros(5), 50);
         assert_eq!(p.next(ADAPTIVE, it(3, false, 0, 0)), Pause::Nap(d));
     }
 
     #[test]
-    fn without_room_for_a_nap_it_polls_as_before() {
+    fn slow_wake_ups_shorten_naps_to_a_quarter_never_to_none() {
         let mut p = Pacer::default();
+        // Wake-ups milliseconds late (a CPU busy with other work).
         for _ in 0..64 {
-            p.napped(Duration::from_micros(10), Duration::from_micros(40));
+            p.napped(Duration::from_micros(10), Duration::from_millis(3), 20);
         }
         let small = Polling {
             mode: PollMode::Adaptive,
             max_sleep_us: 20,
         };
-        assert_eq!(p.next(small, it(3, false, 0, 0)), Pause::Spin);
-        assert_eq!(p.next(small, it(0, false, 10, 100)), Pause::Spin);
-        assert_eq!(p.next(small, it(0, false, IDLE_SPINS, 100)), Pause::Sleep);
+        assert_eq!(
+            p.next(small, it(3, false, 0, 0)),
+            Pause::Nap(Duration::from_micros(5))
+        );
+        // The overshoot estimate is capped: back on a quiet CPU, naps
+        // recover in a few samples.
+        for _ in 0..16 {
+            p.napped(Duration::from_micros(5), Duration::from_micros(7), 20);
+        }
+        let Pause::Nap(d) = p.next(small, it(3, false, 0, 0)) else {
+            panic!("expected a nap");
+        };
+        assert!(d > Duration::from_micros(15), "{d:?}");
+    }
+
+    #[test]
+    fn with_zero_it_polls_as_before() {
+        let mut p = Pacer::default();
         let zero = Polling {
             mode: PollMode::Adaptive,
             max_sleep_us: 0,
