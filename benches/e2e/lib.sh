@@ -106,10 +106,13 @@ stop_bridge() { ip link del "${P}br"; }
 write_config() {   # DRIVER|"" -> $DIR/vswitchd.toml
     local drv_line=
     [ -n "$1" ] && drv_line="driver = \"$1\""
+    local poll_line=
+    [ -n "${POLLING:-}" ] && poll_line="polling = \"$POLLING\""
     cat > "$DIR/vswitchd.toml" <<EOF
 [switch]
 control_socket = "$DIR/vswitchd.sock"
 workers = [1]
+$poll_line
 [[fdb.static]]
 mac = "$RCV_MAC"
 vlan = 1
@@ -177,6 +180,12 @@ stop_vswitch() {
     wait "$DPID" || true
     DPID=
 }
+
+# Nanoseconds a process's threads have run (/proc/PID/task/*/schedstat,
+# the scheduler's clock: ticks charge a thread that wakes on a timer for
+# ticks it barely ran in, which overstates a napping worker). "%.0f", not
+# "%d": mawk's %d stops at 2^31 (2.1 s).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
 
 # user + system ticks of a process, all its threads (/proc/PID/stat 14, 15).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }

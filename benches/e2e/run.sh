@@ -3,6 +3,8 @@
 #
 #   benches/e2e/run.sh [udp] [RUNS] [SECONDS]   64-byte UDP (defaults: 5 runs of 5 s)
 #   benches/e2e/run.sh tcp [RUNS] [SECONDS]     iperf3 TCP (defaults: 3 runs of 5 s)
+#   benches/e2e/run.sh latency [RUNS] [SECONDS] one-way latency and CPU at
+#                                               paced rates (defaults: 3 runs of 3 s)
 #
 # Environment knobs (all optional):
 #   PATHS="bare bridge packet afxdp"  paths to compare, in this order; a
@@ -15,6 +17,13 @@
 #   RESULTS=FILE    summary TSV (default target/e2e-bench/MODE-DATE.tsv; the
 #                   per-run rows go next to it as FILE with .runs.tsv)
 #   VSBENCH_PREFIX=vsbench   name prefix of every namespace/link it makes
+#   POLLING=busy|adaptive   udp/tcp: `[switch] polling` of every vswitchd
+#                   (default: vswitchd's own, adaptive)
+#   RATES="10000 30000 100000 300000"   latency: offered datagrams/s
+#   SETTINGS="busy adaptive:0 adaptive:20 adaptive:50 adaptive:100 bridge"
+#                   latency: vswitchd polling (adaptive:MAX_SLEEP_US), set
+#                   live with `vswitchctl switch set`, and the bridge
+#   DRIVER=afxdp    latency: vswitchd's port driver
 #
 # Two host namespaces, snd and rcv (198.18.0.1 and .2, MTU 1500), take
 # turns on the same switch-side veths, in the same run:
@@ -36,6 +45,15 @@
 # included: on a kernel without IRQ time accounting the veth transmit and
 # the receiver's stack run inside its sendto(); a busy poller's figure
 # is ~1e9/rate) and the worker's own busy time per packet.
+#
+# latency: tests/src/bin/latency.rs (built in release) sends 24-byte UDP
+# datagrams (66-byte frames) from snd to rcv at each of RATES, paced and
+# each stamped with its send time (CLOCK_REALTIME); the sink reads the
+# kernel's receive timestamp (SO_TIMESTAMPNS: sink and sender share CPU 0,
+# so the sink's own scheduling must not count). Per setting and rate:
+# p50/p99/p99.9 one-way latency (µs, medians over runs, p99 min-max) and
+# vswitchd's CPU per delivered datagram (ns, all threads, from the
+# scheduler's clock over the sending window) and as a share of a core.
 #
 # tcp: iperf3 (--json, -t SECONDS, under a hard `timeout`, so a case whose
 # TCP never connects or stalls is reported FAILED, never hangs) with 1 and
@@ -60,11 +78,14 @@ cd "$(dirname "$0")/../.."
 
 MODE=udp
 case ${1:-} in
-    udp|tcp) MODE=$1; shift ;;
+    udp|tcp|latency) MODE=$1; shift ;;
     ''|[0-9]*) ;;
-    *) echo "usage: $0 [udp|tcp] [RUNS] [SECONDS]" >&2; exit 2 ;;
+    *) echo "usage: $0 [udp|tcp|latency] [RUNS] [SECONDS]" >&2; exit 2 ;;
 esac
-if [ "$MODE" = tcp ]; then
+if [ "$MODE" = latency ]; then
+    RUNS=${1:-3}; SECS=${2:-3}
+    PATHS=
+elif [ "$MODE" = tcp ]; then
     RUNS=${1:-3}; SECS=${2:-5}
     PATHS=${PATHS:-bare bridge packet afxdp}
 else
@@ -321,6 +342,83 @@ tcp_main() {
                 tsv tcp "$p" "$n" "$off" "$ok" "$all" $g $r "${c%% *}" "${c0b%% *}" "${c0s%% *}" "${c1b%% *}" "${c1s%% *}" "${FEAT[$p,$off]}" "$e" >> "$SUMMARY"
             done
             ratios 7 "\$3 == \"$n\" && \$4 == \"$off\""
+        done
+    done
+    echo
+    echo "results: $SUMMARY (summary), $RUNS_TSV (every run)"
+}
+
+# ------------------------------------------------------------ latency ---
+
+# lat_run SETTING RATE RUN -> a row in $RUNS_TSV
+lat_run() {
+    local setting=$1 rate=$2 run=$3 spid c0=0 c1=0 sent got cpu=- pct=-
+    ip netns exec "${P}rcv" taskset -c 0 target/release/latency sink 7000 $((SECS + 5)) > "$DIR/sink.out" &
+    spid=$!
+    sleep 0.3
+    [ -n "$DPID" ] && c0=$(cpu_ns "$DPID")
+    ip netns exec "${P}snd" taskset -c 0 target/release/latency send "$RCV_IP:7000" "$rate" "$SECS" > "$DIR/send.out" || true
+    [ -n "$DPID" ] && c1=$(cpu_ns "$DPID")
+    wait "$spid" || true
+    sent=$(awk '{ print $6 }' "$DIR/send.out")
+    read -r got p50 p99 p999 pmax <<< "$(awk '{ print $2, $6, $8, $10, $12 }' "$DIR/sink.out")"
+    if [ -n "$DPID" ] && [ "${got:-0}" -gt 0 ]; then
+        cpu=$(awk -v a="$c0" -v b="$c1" -v n="$got" 'BEGIN { printf "%.0f", (b - a) / n }')
+        pct=$(awk -v a="$c0" -v b="$c1" -v s="$SECS" 'BEGIN { printf "%.1f", 100 * (b - a) / 1e9 / s }')
+    fi
+    tsv latency "$setting" "$rate" "$run" "${sent:-}" "${got:-}" "${p50:-}" "${p99:-}" "${p999:-}" "${pmax:-}" "$cpu" "$pct" >> "$RUNS_TSV"
+}
+
+latency_main() {
+    RATES=${RATES:-10000 30000 100000 300000}
+    SETTINGS=${SETTINGS:-busy adaptive:0 adaptive:20 adaptive:50 adaptive:100 bridge}
+    DRIVER=${DRIVER:-afxdp}
+    lab_init jq
+    cargo build --release -q -p vswitch-tests --bin latency
+    RUNS_TSV=$(results_file latency); SUMMARY=$RUNS_TSV; RUNS_TSV=${SUMMARY%.tsv}.runs.tsv
+    printf 'mode\tsetting\trate\trun\tsent_rate\treceived\tp50_us\tp99_us\tp999_us\tmax_us\tcpu_ns_per_pkt\tcpu_pct\n' > "$RUNS_TSV"
+    echo "$RUNS runs of ${SECS}s per setting and rate; sender and sink on CPU 0, vswitchd (driver $DRIVER) on CPU 1"
+    echo "settings: $SETTINGS; rates: $RATES"
+    local i s r
+    for i in $(seq "$RUNS"); do
+        for s in $SETTINGS; do
+            if [ "$s" = bridge ]; then
+                # The bridge takes the same veths: vswitchd (its XDP
+                # programs) must be gone first.
+                [ -n "$DPID" ] && stop_vswitch
+                path_up bridge || continue
+            else
+                if [ -z "$DPID" ]; then path_up "$DRIVER" || continue; fi
+                case $s in
+                    busy) ctl switch set --polling busy >/dev/null ;;
+                    adaptive:*) ctl switch set --polling adaptive --max-sleep-us "${s#adaptive:}" >/dev/null ;;
+                    *) echo "unknown setting $s" >&2; exit 2 ;;
+                esac
+            fi
+            ip netns exec "${P}snd" ping -c 1 -W 1 "$RCV_IP" >/dev/null 2>&1 || true
+            for r in $RATES; do
+                lat_run "$s" "$r" "$i"
+                echo "  run $i $s $r/s: $(tail -1 "$RUNS_TSV" | cut -f5-12 | tr '\t' ' ')"
+            done
+            [ "$s" = bridge ] && path_down bridge
+        done
+        [ -n "$DPID" ] && stop_vswitch
+    done
+    echo
+    printf 'mode\tsetting\trate\truns\tsent_rate_med\tp50_us_med\tp99_us_med\tp99_min\tp99_max\tp999_us_med\tcpu_ns_per_pkt_med\tcpu_min\tcpu_max\tcpu_pct_med\n' > "$SUMMARY"
+    printf "%-13s %7s %9s %7s %-22s %8s %-22s %s\n" SETTING RATE SENT/S P50us "P99us med(min-max)" P99.9us "CPU ns/pkt med(min-max)" "CPU %"
+    local n sr p50 p99 p999 c cp
+    for s in $SETTINGS; do
+        for r in $RATES; do
+            col() { awk -F'\t' -v s="$s" -v r="$r" -v k="$1" '$2 == s && $3 == r && $k != "-" && $k != "" && $k != "nan" { print $k }' "$RUNS_TSV"; }
+            n=$(col 7 | wc -l)
+            [ "$n" -gt 0 ] || { printf "%-13s %7s %s\n" "$s" "$r" "no data"; continue; }
+            sr=$(col 5 | medrange); p50=$(col 7 | medrange); p99=$(col 8 | medrange); p999=$(col 9 | medrange)
+            c=$(col 11 | medrange); cp=$(col 12 | medrange)
+            printf "%-13s %7s %9.0f %7.1f %-22s %8.1f %-22s %s\n" "$s" "$r" "${sr%% *}" "${p50%% *}" "$(fmt_mr %.1f "$p99")" \
+                "${p999%% *}" "$(fmt_mr %.0f "$c")" "${cp%% *}"
+            # shellcheck disable=SC2086  # $p99 and $c are three numbers each
+            tsv latency "$s" "$r" "$n" "${sr%% *}" "${p50%% *}" $p99 "${p999%% *}" $c "${cp%% *}" >> "$SUMMARY"
         done
     done
     echo

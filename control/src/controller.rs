@@ -13,13 +13,16 @@ use vswitch_dataplane::port::xdp_owner::{self, OwnerError, Use};
 use vswitch_dataplane::port::{Driver, DriverChoice, PortSpec, PortStatus};
 use vswitch_dataplane::stats::StatsTotals;
 use vswitch_dataplane::switch::{Switch, SwitchConfig, SwitchError};
+use vswitch_dataplane::worker::{PollMode, Polling};
 use vswitch_dataplane::{EngineError, PortConfig, PortId, StaticEntry as EngineStatic};
 
 use crate::config::{self, ConfigFile, ValidConfig};
 use crate::link::{LinkEvent, LinkInfo, LinkState};
 use crate::model::port::CreateKind;
 use crate::model::port::{check_iface, check_port_name, PortPatch, PortSettings};
-use crate::model::switch::{FdbSettings, StaticEntry, SwitchSettings};
+use crate::model::switch::{
+    check_max_sleep_us, FdbSettings, PollingMode, StaticEntry, SwitchPatch, SwitchSettings,
+};
 use crate::model::value::{MacAddr, Vlan};
 
 /// Why a control operation was refused. Nothing changed when one is
@@ -111,7 +114,7 @@ pub enum StartError {
 /// The running daemon's state.
 pub struct Controller {
     switch: Switch,
-    /// `[switch]` as started (it does not change while running).
+    /// `[switch]` as started, with the settings `switch.set` changed.
     switch_settings: SwitchSettings,
     /// `[fdb]`, static entries kept up to date.
     fdb_settings: FdbSettings,
@@ -230,7 +233,8 @@ impl Controller {
 
     /// The start proper, once the taps are there.
     fn open(valid: ValidConfig, path: PathBuf) -> Result<Controller, StartError> {
-        let cfg = SwitchConfig::new(valid.workers.clone(), valid.fdb_config());
+        let mut cfg = SwitchConfig::new(valid.workers.clone(), valid.fdb_config());
+        cfg.polling = polling(&valid.switch);
         let nworkers = valid.workers.len();
         // Ports go round-robin over workers, in file order.
         let specs: Vec<(PortSpec, usize)> = valid
@@ -324,9 +328,30 @@ impl Controller {
         &self.switch
     }
 
-    /// `[switch]` as started.
+    /// `[switch]` as started, with live changes (`switch.set`).
     pub fn switch_settings(&self) -> &SwitchSettings {
         &self.switch_settings
+    }
+
+    /// Changes the live `[switch]` settings (polling): all or nothing.
+    pub fn set_switch(&mut self, patch: &SwitchPatch) -> Result<&SwitchSettings, ControlError> {
+        let mut next = self.switch_settings.clone();
+        if let Some(m) = patch.polling {
+            next.polling = m;
+        }
+        if let Some(us) = patch.max_sleep_us {
+            check_max_sleep_us(us)
+                .map_err(|m| ControlError::Invalid(format!("max_sleep_us: {m}")))?;
+            next.max_sleep_us = us;
+        }
+        self.switch.set_polling(polling(&next));
+        tracing::info!(
+            polling = %next.polling,
+            max_sleep_us = next.max_sleep_us,
+            "polling changed"
+        );
+        self.switch_settings = next;
+        Ok(&self.switch_settings)
     }
 
     /// Configured ports.
@@ -960,5 +985,17 @@ impl Controller {
     pub fn shutdown(&mut self) {
         self.stopped = true;
         self.switch.shutdown();
+    }
+}
+
+/// The workers' polling policy of checked `[switch]` settings.
+fn polling(s: &SwitchSettings) -> Polling {
+    Polling {
+        mode: match s.polling {
+            PollingMode::Adaptive => PollMode::Adaptive,
+            PollingMode::Busy => PollMode::Busy,
+        },
+        // Checked: 0-1000.
+        max_sleep_us: u32::try_from(s.max_sleep_us).unwrap_or(0),
     }
 }

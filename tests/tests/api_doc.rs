@@ -180,6 +180,10 @@ fn api_doc_names_every_result_field() {
         ("stats.show", json!({})),
         ("stats.show", json!({"format": "prometheus"})),
         ("stats.clear", json!({})),
+        (
+            "switch.set",
+            json!({"polling": "adaptive", "max_sleep_us": 40}),
+        ),
         ("config.show", json!({})),
         ("config.save", json!({"path": d.dir.join("saved.toml")})),
         ("fdb.flush", json!({"all": true})),

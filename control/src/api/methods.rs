@@ -20,12 +20,12 @@ use super::prometheus;
 use super::results::{
     Cleared, EntryType, FdbAdded, FdbDeleted, FdbPage, FdbRow, FdbStatus, FdbUsage, Flushed,
     KernelCounters, PortCounters, PortDeleted, PortDetail, PortInfo, PortRuntime, PortStats,
-    PrometheusText, Saved, Stats, Status, WorkerLoad, WorkerPorts,
+    PrometheusText, Saved, Stats, Status, SwitchLive, WorkerLoad, WorkerPorts,
 };
 use super::rpc::{code, RpcError};
 use crate::controller::{ControlError, Controller, PortEntry};
 use crate::model::port::{PortPatch, PortSettings};
-use crate::model::switch::StaticEntry;
+use crate::model::switch::{StaticEntry, SwitchPatch};
 
 impl From<ControlError> for RpcError {
     fn from(e: ControlError) -> RpcError {
@@ -55,6 +55,7 @@ pub const METHODS: &[&str] = &[
     "stats.clear",
     "config.show",
     "config.save",
+    "switch.set",
 ];
 
 fn params<T: DeserializeOwned>(method: &str, v: Value) -> Result<T, RpcError> {
@@ -232,6 +233,19 @@ pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Resul
             let path = c.save(s.path.as_deref())?;
             result(&Saved {
                 path: path.display().to_string(),
+            })
+        }
+        "switch.set" => {
+            let patch: SwitchPatch = params(method, p)?;
+            if patch == SwitchPatch::default() {
+                return Err(RpcError::params(
+                    "switch.set: give polling and/or max_sleep_us",
+                ));
+            }
+            let s = c.set_switch(&patch)?;
+            result(&SwitchLive {
+                polling: s.polling,
+                max_sleep_us: s.max_sleep_us,
             })
         }
         _ => Err(RpcError::new(
@@ -443,6 +457,10 @@ fn stats(c: &Controller) -> Stats {
             let busy = w.load.busy_ns.load(Relaxed);
             let total = w.load.total_ns.load(Relaxed);
             let packets = w.load.packets.load(Relaxed);
+            let batches = w.load.batches.load(Relaxed);
+            let asleep = w.load.asleep_ns.load(Relaxed);
+            let wakeups = w.load.wakeups.load(Relaxed);
+            let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
             WorkerLoad {
                 index: w.index,
                 cpu,
@@ -459,6 +477,12 @@ fn stats(c: &Controller) -> Stats {
                 } else {
                     0.0
                 },
+                batches,
+                asleep_ns: asleep,
+                wakeups,
+                asleep_pct: 100.0 * ratio(asleep as f64, total as f64),
+                wakeups_per_sec: ratio(wakeups as f64, total as f64 / 1e9),
+                avg_batch: ratio(packets as f64, batches as f64),
             }
         })
         .collect();

@@ -132,7 +132,7 @@ pub fn render(stats: &Stats) -> String {
             escape(event)
         );
     }
-    let worker_families: [Family<WorkerLoad, String>; 3] = [
+    let worker_families: [Family<WorkerLoad, String>; 6] = [
         (
             "vswitch_worker_busy_seconds_total",
             "Time a worker spent in loop iterations that did work.",
@@ -147,6 +147,21 @@ pub fn render(stats: &Stats) -> String {
             "vswitch_worker_rx_packets_total",
             "Frames a worker received.",
             |w| w.packets.to_string(),
+        ),
+        (
+            "vswitch_worker_rx_batches_total",
+            "Socket receive calls of a worker that returned frames.",
+            |w| w.batches.to_string(),
+        ),
+        (
+            "vswitch_worker_asleep_seconds_total",
+            "Time a worker spent napping or asleep in poll(2).",
+            |w| (w.asleep_ns as f64 / 1e9).to_string(),
+        ),
+        (
+            "vswitch_worker_wakeups_total",
+            "Naps and sleeps a worker ended.",
+            |w| w.wakeups.to_string(),
         ),
     ];
     for (name, help, value) in worker_families {

@@ -303,6 +303,33 @@ pub struct WorkerLoad {
     pub busy_pct: f64,
     /// busy_ns per packet.
     pub ns_per_packet: f64,
+    /// Socket receive calls that returned frames.
+    #[serde(default)]
+    pub batches: u64,
+    /// Nanoseconds asleep (naps and sleeps in `poll(2)`).
+    #[serde(default)]
+    pub asleep_ns: u64,
+    /// Naps and sleeps ended.
+    #[serde(default)]
+    pub wakeups: u64,
+    /// asleep_ns / total_ns, in percent.
+    #[serde(default)]
+    pub asleep_pct: f64,
+    /// wakeups per second of total_ns.
+    #[serde(default)]
+    pub wakeups_per_sec: f64,
+    /// packets / batches: frames per receive call that got any.
+    #[serde(default)]
+    pub avg_batch: f64,
+}
+
+/// The result of `switch.set`: the live `[switch]` settings now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SwitchLive {
+    /// How workers poll.
+    pub polling: crate::model::switch::PollingMode,
+    /// Longest nap of an adaptive worker, microseconds.
+    pub max_sleep_us: i64,
 }
 
 /// MAC table use in `stats.show`.

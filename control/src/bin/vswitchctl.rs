@@ -18,11 +18,11 @@ use vswitch_control::api::params::{
 };
 use vswitch_control::api::results::{
     Cleared, EntryType, FdbAdded, FdbDeleted, FdbPage, FdbRow, Flushed, PortDeleted, PortDetail,
-    PortInfo, PrometheusText, Saved, Stats, Status,
+    PortInfo, PrometheusText, Saved, Stats, Status, SwitchLive,
 };
 use vswitch_control::config::{self, ConfigFile, DEFAULT_SOCKET};
 use vswitch_control::model::port::{CreateKind, Owner, PortPatch, PortSettings};
-use vswitch_control::model::switch::StaticEntry;
+use vswitch_control::model::switch::{PollingMode, StaticEntry, SwitchPatch};
 use vswitch_control::model::value::{MacAddr, Vlan};
 use vswitch_control::table::Table;
 
@@ -69,6 +69,9 @@ enum Command {
     /// The running configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Switch-wide settings that change live.
+    #[command(subcommand)]
+    Switch(SwitchCmd),
     /// Prints a shell completion script (bash, zsh, fish, ...).
     Completions {
         /// The shell.
@@ -187,6 +190,19 @@ enum StatsCmd {
     },
     /// Restarts counters from zero.
     Clear,
+}
+
+#[derive(Subcommand, Debug)]
+enum SwitchCmd {
+    /// Changes how workers poll, live.
+    Set {
+        /// adaptive (CPU follows load) or busy (spin always).
+        #[arg(long)]
+        polling: Option<PollingMode>,
+        /// Longest nap of an adaptive worker, microseconds (0-1000).
+        #[arg(long)]
+        max_sleep_us: Option<i64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -378,6 +394,19 @@ fn run(cli: Cli) -> Result<(), String> {
             "config.save",
             ctl.call("config.save", &ConfigSave { path })?,
         ),
+        Command::Switch(SwitchCmd::Set {
+            polling,
+            max_sleep_us,
+        }) => (
+            "switch.set",
+            ctl.call(
+                "switch.set",
+                &SwitchPatch {
+                    polling,
+                    max_sleep_us,
+                },
+            )?,
+        ),
     };
     if cli.json {
         println!("{}", pretty(&result));
@@ -437,6 +466,10 @@ fn human(method: &str, r: &Value) -> Result<String, String> {
         "status" => status_human(&typed(method, r)?),
         "port.list" => port_table(&typed::<Vec<PortInfo>>(method, r)?),
         "port.add" | "port.set" => port_table(&[typed(method, r)?]),
+        "switch.set" => {
+            let s: SwitchLive = typed(method, r)?;
+            format!("polling {}, max_sleep_us {}\n", s.polling, s.max_sleep_us)
+        }
         "port.show" => port_show_human(&typed(method, r)?),
         "port.del" => {
             let d: PortDeleted = typed(method, r)?;
@@ -640,12 +673,24 @@ fn stats_human(r: &Stats) -> String {
     for (k, n) in nonzero(&r.events) {
         out += &format!("  {k:22} {n}\n");
     }
-    let mut w = Table::new(&["WORKER", ">CPU", ">BUSY%", ">NS/PKT", ">PACKETS"]);
+    let mut w = Table::new(&[
+        "WORKER",
+        ">CPU",
+        ">BUSY%",
+        ">ASLEEP%",
+        ">WAKEUPS/S",
+        ">BATCH",
+        ">NS/PKT",
+        ">PACKETS",
+    ]);
     for x in &r.workers {
         w.row(vec![
             x.index.to_string(),
             x.cpu.to_string(),
             format!("{:.1}", x.busy_pct),
+            format!("{:.1}", x.asleep_pct),
+            format!("{:.0}", x.wakeups_per_sec),
+            format!("{:.1}", x.avg_batch),
             format!("{:.0}", x.ns_per_packet),
             x.packets.to_string(),
         ]);
@@ -700,23 +745,36 @@ fn top_screen(prev: &Stats, cur: &Stats, dt: f64) -> String {
         duration(cur.uptime_secs as u64),
         dt
     );
-    let mut w = Table::new(&["WORKER", ">CPU", ">BUSY%", ">NS/PKT", ">PKT/S"]);
+    let mut w = Table::new(&[
+        "WORKER",
+        ">CPU",
+        ">BUSY%",
+        ">ASLEEP%",
+        ">WAKEUPS/S",
+        ">BATCH",
+        ">NS/PKT",
+        ">PKT/S",
+    ]);
     for (i, x) in cur.workers.iter().enumerate() {
         let p = prev.workers.get(i);
         let busy = delta(p.map_or(0, |p| p.busy_ns), x.busy_ns);
         let total = delta(p.map_or(0, |p| p.total_ns), x.total_ns);
         let pkts = delta(p.map_or(0, |p| p.packets), x.packets);
+        let asleep = delta(p.map_or(0, |p| p.asleep_ns), x.asleep_ns);
+        let wakeups = delta(p.map_or(0, |p| p.wakeups), x.wakeups);
+        let batches = delta(p.map_or(0, |p| p.batches), x.batches);
+        let pct = |a: f64| if total > 0.0 { 100.0 * a / total } else { 0.0 };
         w.row(vec![
             x.index.to_string(),
             x.cpu.to_string(),
-            format!(
-                "{:.1}",
-                if total > 0.0 {
-                    100.0 * busy / total
-                } else {
-                    0.0
-                }
-            ),
+            format!("{:.1}", pct(busy)),
+            format!("{:.1}", pct(asleep)),
+            format!("{:.0}", wakeups / dt),
+            if batches > 0.0 {
+                format!("{:.1}", pkts / batches)
+            } else {
+                "-".into()
+            },
             if pkts > 0.0 {
                 format!("{:.0}", busy / pkts)
             } else {

@@ -148,6 +148,14 @@ fn check_switch(s: &SwitchSettings, src: Option<&str>) -> Result<Vec<usize>, Con
             ));
         }
     }
+    if let Err(m) = crate::model::switch::check_max_sleep_us(s.max_sleep_us) {
+        return Err(at(
+            src,
+            &[Seg::Key("switch"), Seg::Key("max_sleep_us")],
+            "switch.max_sleep_us".into(),
+            m,
+        ));
+    }
     if s.control_socket.as_os_str().is_empty() || !s.control_socket.is_absolute() {
         return Err(at(
             src,

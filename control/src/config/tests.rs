@@ -476,3 +476,29 @@ fn a_created_tap_needs_no_interface_and_an_existing_owner() {
     let file = parse(&root).unwrap();
     assert_eq!(parse(&to_toml(&file)).unwrap(), file);
 }
+
+#[test]
+fn polling_settings_default_and_are_checked() {
+    use crate::model::switch::PollingMode;
+    let v = check(parse("").unwrap(), None).unwrap();
+    assert_eq!(v.switch.polling, PollingMode::Adaptive);
+    assert_eq!(v.switch.max_sleep_us, 50);
+    let src = "[switch]\npolling = \"busy\"\nmax_sleep_us = 0\n";
+    let v = check(parse(src).unwrap(), Some(src)).unwrap();
+    assert_eq!(v.switch.polling, PollingMode::Busy);
+    assert_eq!(v.switch.max_sleep_us, 0);
+    let e = check_err("[switch]\nmax_sleep_us = 1001\n");
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("switch.max_sleep_us", Some(2)),
+        "{e}"
+    );
+    assert!(e.message.contains("0-1000"), "{e}");
+    let e = check_err("[switch]\nmax_sleep_us = -1\n");
+    assert_eq!(e.key, "switch.max_sleep_us", "{e}");
+    let e = check_err("[switch]\npolling = \"lazy\"\n");
+    assert!(
+        e.message.contains("lazy") || e.message.contains("variant"),
+        "{e}"
+    );
+}

@@ -35,6 +35,76 @@ pub struct SwitchSettings {
     /// Seconds a control connection has to finish a request line it began.
     #[serde(default = "default_read")]
     pub control_read_secs: i64,
+    /// How poll workers poll (changed live by `switch.set`).
+    #[serde(default)]
+    pub polling: PollingMode,
+    /// Longest nap, in microseconds, of an adaptive worker whose batches
+    /// come back small (0: never nap; changed live by `switch.set`).
+    #[serde(default = "default_max_sleep")]
+    pub max_sleep_us: i64,
+}
+
+/// `switch.polling`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PollingMode {
+    /// Spin while batches come back full, nap up to `max_sleep_us` while
+    /// they come back small, sleep when idle: CPU follows the load.
+    #[default]
+    Adaptive,
+    /// Spin always: the lowest latency, a whole core even when idle.
+    Busy,
+}
+
+impl std::fmt::Display for PollingMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PollingMode::Adaptive => "adaptive",
+            PollingMode::Busy => "busy",
+        })
+    }
+}
+
+impl std::str::FromStr for PollingMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "adaptive" => Ok(PollingMode::Adaptive),
+            "busy" => Ok(PollingMode::Busy),
+            _ => Err(format!("{s:?} is no polling mode (adaptive or busy)")),
+        }
+    }
+}
+
+/// Default of `max_sleep_us`.
+pub const DEFAULT_MAX_SLEEP_US: i64 = 50;
+/// Largest `max_sleep_us`.
+pub const MAX_SLEEP_US: i64 = 1000;
+
+fn default_max_sleep() -> i64 {
+    DEFAULT_MAX_SLEEP_US
+}
+
+/// Params of `switch.set`: the `[switch]` settings that change live
+/// (absent: unchanged).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchPatch {
+    /// New polling mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polling: Option<PollingMode>,
+    /// New longest nap, microseconds (0-1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sleep_us: Option<i64>,
+}
+
+/// Checks `max_sleep_us` (the config check and `switch.set` share it).
+pub fn check_max_sleep_us(v: i64) -> Result<(), String> {
+    if (0..=MAX_SLEEP_US).contains(&v) {
+        Ok(())
+    } else {
+        Err(format!("{v} is out of range (0-{MAX_SLEEP_US})"))
+    }
 }
 
 impl SwitchSettings {
@@ -78,6 +148,8 @@ impl Default for SwitchSettings {
             allowed_interfaces: Vec::new(),
             control_idle_secs: default_idle(),
             control_read_secs: default_read(),
+            polling: PollingMode::default(),
+            max_sleep_us: default_max_sleep(),
         }
     }
 }

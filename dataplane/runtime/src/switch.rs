@@ -13,7 +13,7 @@ use vswitch_engine::{Engine, EngineError, PortId, Snapshot};
 
 use crate::port::xsk::SocketConfig;
 use crate::port::{PortSpec, PortStatus};
-use crate::worker::{self, Command, PortReport, WorkerContext, WorkerSetup, WorkerShared};
+use crate::worker::{self, Command, Polling, PortReport, WorkerContext, WorkerSetup, WorkerShared};
 
 /// How to start a switch.
 #[derive(Debug, Clone)]
@@ -26,6 +26,8 @@ pub struct SwitchConfig {
     pub umem_frames: u32,
     /// Socket options.
     pub socket: SocketConfig,
+    /// How workers poll.
+    pub polling: Polling,
 }
 
 impl SwitchConfig {
@@ -42,6 +44,7 @@ impl SwitchConfig {
                 prefer_native: true,
                 prefer_zero_copy: true,
             },
+            polling: Polling::default(),
         }
     }
 }
@@ -100,6 +103,9 @@ impl Switch {
                 })
             })
             .collect::<Result<_, _>>()?;
+        for w in &workers {
+            w.set_polling(cfg.polling);
+        }
         let peers: Arc<[Arc<WorkerShared>]> = workers.clone().into();
         let epoch = Instant::now();
         let mut per_worker: Vec<Vec<PortSpec>> = vec![Vec::new(); workers.len()];
@@ -233,6 +239,13 @@ impl Switch {
             .ok_or(SwitchError::NoWorker(worker))?;
         w.set_link_down(id, down);
         Ok(())
+    }
+
+    /// Sets how every worker polls, live.
+    pub fn set_polling(&self, p: Polling) {
+        for w in &self.workers {
+            w.set_polling(p);
+        }
     }
 
     /// Every worker's shared half (counters, load, port reports).

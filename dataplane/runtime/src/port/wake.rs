@@ -39,6 +39,19 @@ impl Wake {
         let _ = rustix::io::read(&self.fd, &mut v);
     }
 
+    /// Waits `timeout` or until the eventfd is signalled, whichever comes
+    /// first; frames arriving on sockets meanwhile wait (they gather into
+    /// a batch). The thread's timer slack decides how late it may end.
+    pub fn nap(&self, timeout: Duration) {
+        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+        let t = Timespec::try_from(timeout).unwrap_or(Timespec {
+            tv_sec: 0,
+            tv_nsec: 1_000_000,
+        });
+        // EINTR or an error: the loop runs on.
+        let _ = poll(&mut fds, Some(&t));
+    }
+
     /// Sleeps until a socket of `ports` has something to receive, the
     /// eventfd is signalled, or `timeout` passes.
     pub fn sleep(&self, ports: &[OpenPort], timeout: Duration) {
