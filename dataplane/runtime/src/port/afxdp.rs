@@ -68,6 +68,7 @@ impl AfXdpPort {
             offloads: Offloads::ChecksumRepair,
             mtu,
             max_frame_len: (mtu as usize + HEADER_LEN + VLAN_TAG_LEN).min(MAX_CHUNK_FRAME_LEN),
+            frame_capacity: Driver::AfXdp.frame_capacity(),
             worker,
         };
         tracing::debug!(

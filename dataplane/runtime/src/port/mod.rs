@@ -188,6 +188,21 @@ impl fmt::Display for DriverChoice {
     }
 }
 
+impl Driver {
+    /// The largest frame (without FCS, one 802.1Q tag included) the
+    /// driver carries whatever the interface's MTU, as known before a port
+    /// opens: AF_XDP one UMEM chunk (a frame never spans chunks), the
+    /// packet driver the engine's [`MAX_FRAME_LEN`](crate::limits::MAX_FRAME_LEN)
+    /// (its receive buffers hold a whole super-frame). An open port's
+    /// [`PortStatus::frame_capacity`] is what it really got.
+    pub fn frame_capacity(self) -> usize {
+        match self {
+            Driver::AfXdp => xsk::MAX_CHUNK_FRAME_LEN,
+            Driver::Packet => crate::limits::MAX_FRAME_LEN,
+        }
+    }
+}
+
 impl fmt::Display for Driver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -255,6 +270,10 @@ pub struct PortStatus {
     /// Largest frame the port transmits: MTU + Ethernet header + one
     /// 802.1Q tag (for AF_XDP also capped by the UMEM chunk).
     pub max_frame_len: usize,
+    /// Largest frame its sockets carry whatever the MTU
+    /// ([`Driver::frame_capacity`] of the driver it got): an MTU whose
+    /// frames (MTU + 18) exceed it cannot be carried.
+    pub frame_capacity: usize,
     /// Worker that owns it.
     pub worker: usize,
 }

@@ -48,6 +48,7 @@ impl PacketPort {
             // Per segment: a super-frame is checked by its largest segment
             // (Frame::wire_len), not by its total length.
             max_frame_len: mtu as usize + HEADER_LEN + VLAN_TAG_LEN,
+            frame_capacity: Driver::Packet.frame_capacity(),
             worker,
         };
         tracing::debug!(port = %spec.id, iface = %spec.iface, mtu, "packet port open");
