@@ -278,7 +278,11 @@ fn status(c: &Controller) -> Status {
                 mode: xdp_bind(&p.status),
                 queues: p.status.queues,
                 link: p.link.state.to_string(),
-                mtu: p.link.mtu,
+                mtu: p.mtu(),
+                mtu_request: p.settings.mtu.map(|m| m.get()),
+                iface_mtu: p.iface_mtu(),
+                max_frame_len: p.max_frame_len(),
+                mtu_problem: p.mtu_problem(),
             })
             .collect(),
         fdb: FdbStatus {
@@ -290,8 +294,11 @@ fn status(c: &Controller) -> Status {
 }
 
 fn port_info(e: &PortEntry) -> PortInfo {
+    // The configured mtu is `mtu_request` here: `mtu` is what it carries.
+    let mut settings = e.settings.clone();
+    settings.mtu = None;
     PortInfo {
-        settings: e.settings.clone(),
+        settings,
         worker: e.worker,
         driver_in_use: e.status.driver.to_string(),
         offloads: e.status.offloads.to_string(),
@@ -299,7 +306,11 @@ fn port_info(e: &PortEntry) -> PortInfo {
         mode: xdp_bind(&e.status),
         queues: e.status.queues,
         link: e.link.state.to_string(),
-        mtu: e.link.mtu,
+        mtu: e.mtu(),
+        mtu_request: e.settings.mtu.map(|m| m.get()),
+        iface_mtu: e.iface_mtu(),
+        max_frame_len: e.max_frame_len(),
+        mtu_problem: e.mtu_problem(),
     }
 }
 
@@ -425,7 +436,7 @@ fn stats(c: &Controller) -> Stats {
                     .find(|r| r.status.id == e.id)
                     .map(|r| kernel(&r.kernel)),
                 link: e.link.state.to_string(),
-                mtu: e.link.mtu,
+                mtu: e.mtu(),
             };
             (e.settings.name.clone(), stats)
         })

@@ -65,8 +65,22 @@ pub struct PortRuntime {
     /// The interface: up, down (administratively, or no carrier) or
     /// absent (no interface of that name).
     pub link: String,
-    /// The interface's MTU now (the last one known while absent).
+    /// The MTU the port carries now: its configured `mtu`, else its
+    /// interface's (never more than the interface's or its driver's).
     pub mtu: u32,
+    /// The configured `mtu`; absent when the port follows its interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu_request: Option<u32>,
+    /// The interface's MTU now (the last one known while absent).
+    pub iface_mtu: u32,
+    /// Largest tagged frame it takes and sends: `mtu` + 18 (Ethernet
+    /// header and 802.1Q tag; an untagged one 4 bytes less); longer ones
+    /// are dropped as `too_large`.
+    pub max_frame_len: usize,
+    /// Why the port carries less than its configured or interface MTU,
+    /// and what to do; absent when nothing is wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu_problem: Option<String>,
 }
 
 /// The MAC table in `status`.
@@ -102,8 +116,22 @@ pub struct PortInfo {
     /// The interface: up, down (administratively, or no carrier) or
     /// absent (no interface of that name).
     pub link: String,
-    /// The interface's MTU now (the last one known while absent).
+    /// The MTU the port carries now: its configured `mtu`, else its
+    /// interface's (never more than the interface's or its driver's).
     pub mtu: u32,
+    /// The configured `mtu`; absent when the port follows its interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu_request: Option<u32>,
+    /// The interface's MTU now (the last one known while absent).
+    pub iface_mtu: u32,
+    /// Largest tagged frame it takes and sends: `mtu` + 18 (Ethernet
+    /// header and 802.1Q tag; an untagged one 4 bytes less); longer ones
+    /// are dropped as `too_large`.
+    pub max_frame_len: usize,
+    /// Why the port carries less than its configured or interface MTU,
+    /// and what to do; absent when nothing is wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu_problem: Option<String>,
 }
 
 /// `port.show`: [`PortInfo`] with counters.
@@ -270,7 +298,7 @@ pub struct PortStats {
     pub kernel: Option<KernelCounters>,
     /// The interface: up, down or absent (as in `status`).
     pub link: String,
-    /// The interface's MTU now.
+    /// The MTU the port carries now (as in `status`).
     pub mtu: u32,
 }
 
