@@ -310,7 +310,6 @@ fn port_info(e: &PortEntry) -> PortInfo {
         mtu_request: e.settings.mtu.map(|m| m.get()),
         iface_mtu: e.iface_mtu(),
         max_frame_len: e.max_frame_len(),
-        mtu_problem: e.mtu_problem(),
     }
 }
 
@@ -349,6 +348,7 @@ fn port_detail(c: &Controller, e: &PortEntry) -> PortDetail {
             .find(|r| r.status.id == e.id)
             .map(|r| kernel(&r.kernel)),
         fdb_entries: c.switch().fdb().count(now, |x| x.port == e.id),
+        mtu_problem: e.mtu_problem(),
     }
 }
 

@@ -128,10 +128,6 @@ pub struct PortInfo {
     /// header and 802.1Q tag; an untagged one 4 bytes less); longer ones
     /// are dropped as `too_large`.
     pub max_frame_len: usize,
-    /// Why the port carries less than its configured or interface MTU,
-    /// and what to do; absent when nothing is wrong.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mtu_problem: Option<String>,
 }
 
 /// `port.show`: [`PortInfo`] with counters.
@@ -146,6 +142,10 @@ pub struct PortDetail {
     pub kernel: Option<KernelCounters>,
     /// MAC table entries on the port.
     pub fdb_entries: usize,
+    /// Why the port carries less than its configured or interface MTU,
+    /// and what to do (as in `status`); absent when nothing is wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu_problem: Option<String>,
 }
 
 /// A port's counters since the last `stats.clear`.

@@ -569,7 +569,7 @@ fn port_show_human(r: &PortDetail) -> String {
         ("max_frame_len".into(), i.max_frame_len.to_string()),
         ("fdb_entries".into(), r.fdb_entries.to_string()),
     ]);
-    if let Some(problem) = &i.mtu_problem {
+    if let Some(problem) = &r.mtu_problem {
         rows.push(("mtu_problem".into(), problem.clone()));
     }
     let mut out = String::new();
