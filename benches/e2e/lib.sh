@@ -74,11 +74,11 @@ make_hosts() {
         ip -n "$P$ns" addr add $RCV_IP/24 dev eth0
     done
     for ns in "${NAMESPACES[@]}"; do
-        ip -n "$P$ns" link set eth0 mtu 1500 up
+        ip -n "$P$ns" link set eth0 mtu "${MTU:-1500}" up
         ip -n "$P$ns" link set lo up
     done
-    ip link set "${P}s" mtu 1500 up
-    ip link set "${P}r" mtu 1500 up
+    ip link set "${P}s" mtu "${MTU:-1500}" up
+    ip link set "${P}r" mtu "${MTU:-1500}" up
 }
 
 # Host namespaces of a path: "SND RCV".
@@ -108,6 +108,9 @@ write_config() {   # DRIVER|"" -> $DIR/vswitchd.toml
     [ -n "$1" ] && drv_line="driver = \"$1\""
     local poll_line=
     [ -n "${POLLING:-}" ] && poll_line="polling = \"$POLLING\""
+    # A jumbo MTU is also the ports' configured `mtu` (what an admin
+    # writes); at 1500 the key stays out, so older binaries still run.
+    [ "${MTU:-1500}" = 1500 ] || drv_line+=$'\n'"mtu = $MTU"
     cat > "$DIR/vswitchd.toml" <<EOF
 [switch]
 control_socket = "$DIR/vswitchd.sock"

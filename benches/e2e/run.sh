@@ -24,8 +24,12 @@
 #                   latency: vswitchd polling (adaptive:MAX_SLEEP_US), set
 #                   live with `vswitchctl switch set`, and the bridge
 #   DRIVER=afxdp    latency: vswitchd's port driver
+#   MTU=9000        tcp: the MTU of every endpoint and switch-side veth
+#                   (default 1500); vswitchd's ports get `mtu = MTU` too.
+#                   Default PATHS at a jumbo MTU: "bare bridge packet"
+#                   (afxdp runs multi-buffer there; name it in PATHS)
 #
-# Two host namespaces, snd and rcv (198.18.0.1 and .2, MTU 1500), take
+# Two host namespaces, snd and rcv (198.18.0.1 and .2, MTU 1500 or $MTU), take
 # turns on the same switch-side veths, in the same run:
 #   bare            - a plain veth pair snd <-> rcv (what the endpoints can do)
 #   bridge          - a Linux bridge
@@ -82,15 +86,18 @@ case ${1:-} in
     ''|[0-9]*) ;;
     *) echo "usage: $0 [udp|tcp|latency] [RUNS] [SECONDS]" >&2; exit 2 ;;
 esac
+MTU=${MTU:-1500}
 if [ "$MODE" = latency ]; then
     RUNS=${1:-3}; SECS=${2:-3}
     PATHS=
 elif [ "$MODE" = tcp ]; then
     RUNS=${1:-3}; SECS=${2:-5}
+    if [ "$MTU" -gt 3822 ]; then PATHS=${PATHS:-bare bridge packet}; fi
     PATHS=${PATHS:-bare bridge packet afxdp}
 else
     RUNS=${1:-5}; SECS=${2:-5}
     PATHS=${PATHS:-bare bridge auto afxdp}
+    [ "$MTU" = 1500 ] || { echo "MTU applies to tcp mode only" >&2; exit 2; }
 fi
 STREAMS=${STREAMS:-1 4}
 OFFLOADS=${OFFLOADS:-default off}
@@ -290,9 +297,9 @@ tcp_run() {
 
 tcp_main() {
     lab_init iperf3 ethtool jq
-    RUNS_TSV=$(results_file tcp); SUMMARY=$RUNS_TSV; RUNS_TSV=${SUMMARY%.tsv}.runs.tsv
+    RUNS_TSV=$(results_file "tcp$([ "$MTU" = 1500 ] || echo "-mtu$MTU")"); SUMMARY=$RUNS_TSV; RUNS_TSV=${SUMMARY%.tsv}.runs.tsv
     printf 'mode\tpath\tstreams\toffloads\trun\tstatus\tgbps\tretransmits\tbytes\tvswitchd_cpu_s\tvswitchd_cpu_s_per_gb\tcpu0_busy_pct\tcpu0_softirq_pct\tcpu1_busy_pct\tcpu1_softirq_pct\terror\n' > "$RUNS_TSV"
-    echo "$RUNS runs of ${SECS}s per case; iperf3 both ends on CPU 0, switch on CPU 1, MTU 1500"
+    echo "$RUNS runs of ${SECS}s per case; iperf3 both ends on CPU 0, switch on CPU 1, MTU $MTU"
     echo "paths: $PATHS; streams: $STREAMS; offloads: $OFFLOADS (off = ethtool -K eth0 $OFFLOADS_OFF_ARGS)"
     local i p n off snd rcv
     declare -A FEAT=()

@@ -19,7 +19,9 @@ use vswitch_dataplane::{EngineError, PortConfig, PortId, StaticEntry as EngineSt
 use crate::config::{self, ConfigFile, ValidConfig};
 use crate::link::{LinkEvent, LinkInfo, LinkState};
 use crate::model::port::CreateKind;
-use crate::model::port::{check_iface, check_port_name, PortPatch, PortSettings};
+use crate::model::port::{
+    check_iface, check_mtu_carried, check_port_name, PortPatch, PortSettings, MTU_OVERHEAD,
+};
 use crate::model::switch::{
     check_max_sleep_us, FdbSettings, PollingMode, StaticEntry, SwitchPatch, SwitchSettings,
 };
@@ -65,6 +67,73 @@ pub struct PortEntry {
     link_closed: bool,
 }
 
+impl PortEntry {
+    /// The interface's MTU as last known (what the driver saw at open if
+    /// the watcher never told).
+    pub fn iface_mtu(&self) -> u32 {
+        if self.link.mtu > 0 {
+            self.link.mtu
+        } else {
+            self.status.mtu
+        }
+    }
+
+    /// The MTU the port carries now: its configured `mtu` (else its
+    /// interface's), never more than the interface's (the kernel sends
+    /// no longer frame) nor more than its driver carries.
+    pub fn mtu(&self) -> u32 {
+        let iface = self.iface_mtu();
+        let mtu = self.settings.mtu.map_or(iface, |m| m.get().min(iface));
+        let carried = self.status.frame_capacity.saturating_sub(MTU_OVERHEAD) as u32;
+        mtu.min(carried)
+    }
+
+    /// The largest frame the port takes and sends: its MTU plus the
+    /// Ethernet header and one 802.1Q tag ([`MTU_OVERHEAD`]).
+    pub fn max_frame_len(&self) -> usize {
+        self.mtu() as usize + MTU_OVERHEAD
+    }
+
+    /// Why the port carries less than it should, if it does: what
+    /// `status` shows as `mtu_problem` (frames over its `max_frame_len`
+    /// are dropped as `too_large`, counted).
+    pub fn mtu_problem(&self) -> Option<String> {
+        let iface = self.iface_mtu();
+        let wanted = self.settings.mtu.map_or(iface, |m| m.get());
+        if let Err(e) = check_mtu_carried(self.status.driver, self.status.frame_capacity, wanted) {
+            return Some(format!(
+                "{e}; meanwhile frames over {} bytes are dropped as too_large",
+                self.max_frame_len()
+            ));
+        }
+        if wanted > iface {
+            return Some(format!(
+                "the interface's MTU is {iface}, below the port's mtu {wanted}: frames over {} \
+                 bytes are dropped as too_large; set it back (ip link set dev {} mtu {wanted}) \
+                 or change the port's mtu",
+                self.max_frame_len(),
+                self.settings.iface
+            ));
+        }
+        None
+    }
+}
+
+/// Refuses port `name` on `iface` when the driver it would get cannot
+/// carry `mtu` (its configured one, else the interface's now).
+fn check_port_mtu(name: &str, driver: Driver, capacity: usize, mtu: u32) -> Result<(), String> {
+    check_mtu_carried(driver, capacity, mtu).map_err(|e| format!("port {name:?}: {e}"))
+}
+
+/// Gives `iface` the MTU `mtu`, the error in the API's terms.
+fn set_iface_mtu(name: &str, iface: &str, mtu: u32) -> Result<(), ControlError> {
+    crate::link::set_mtu(iface, mtu).map_err(|e| {
+        ControlError::Failed(format!(
+            "port {name:?}: setting the MTU of {iface} to {mtu} failed: {e}"
+        ))
+    })
+}
+
 /// Whether a port has sockets.
 fn is_bound(status: &PortStatus) -> bool {
     status.queues > 0
@@ -99,6 +168,10 @@ pub enum StartError {
         /// Why.
         message: String,
     },
+    /// A port's MTU: its driver cannot carry it, or setting it on the
+    /// interface failed.
+    #[error("{0}")]
+    Mtu(String),
     /// A static entry could not be added.
     #[error("static FDB entry {mac} in VLAN {vlan}: {message}")]
     Static {
@@ -188,7 +261,14 @@ impl Controller {
                 // Made below; nothing can own it yet.
                 continue;
             }
-            let use_ = match p.settings.driver.choice().resolve(iface) {
+            let driver = p.settings.driver.choice().resolve(iface);
+            let mtu = p
+                .settings
+                .mtu
+                .map_or_else(|| LinkInfo::probe(iface).mtu, |m| m.get());
+            check_port_mtu(&p.settings.name, driver, driver.frame_capacity(), mtu)
+                .map_err(StartError::Mtu)?;
+            let use_ = match driver {
                 Driver::AfXdp => Use::AfXdp,
                 Driver::Packet => Use::Packet,
             };
@@ -233,6 +313,14 @@ impl Controller {
 
     /// The start proper, once the taps are there.
     fn open(valid: ValidConfig, path: PathBuf) -> Result<Controller, StartError> {
+        // A configured MTU is the interface's too (as OVS's mtu_request):
+        // set before the sockets open, so the driver opens on it.
+        for p in &valid.ports {
+            if let Some(m) = p.settings.mtu {
+                set_iface_mtu(&p.settings.name, &p.settings.iface, m.get())
+                    .map_err(|e| StartError::Mtu(e.to_string()))?;
+            }
+        }
         let mut cfg = SwitchConfig::new(valid.workers.clone(), valid.fdb_config());
         cfg.polling = polling(&valid.switch);
         let nworkers = valid.workers.len();
@@ -261,22 +349,31 @@ impl Controller {
                 .find(|s| s.id == p.id)
                 .cloned()
                 .expect("every port opened or start failed");
-            let mut config = p.config;
-            config.max_frame_len = status.max_frame_len;
-            switch
-                .engine_mut()
-                .add_port(p.id, config.clone(), i % nworkers)
-                .map_err(SwitchError::Engine)?;
             let link = LinkInfo::probe(&status.iface);
-            ports.push(PortEntry {
+            let mut entry = PortEntry {
                 settings: p.settings,
                 id: p.id,
-                config,
+                config: p.config,
                 worker: i % nworkers,
                 status,
                 link,
                 link_closed: false,
-            });
+            };
+            // What the driver really got is the last word.
+            let wanted = entry.settings.mtu.map_or(entry.iface_mtu(), |m| m.get());
+            check_port_mtu(
+                &entry.settings.name,
+                entry.status.driver,
+                entry.status.frame_capacity,
+                wanted,
+            )
+            .map_err(StartError::Mtu)?;
+            entry.config.max_frame_len = entry.max_frame_len();
+            switch
+                .engine_mut()
+                .add_port(p.id, entry.config.clone(), i % nworkers)
+                .map_err(SwitchError::Engine)?;
+            ports.push(entry);
         }
         for &(vlan, mac, port) in &valid.statics {
             switch
@@ -465,6 +562,11 @@ impl Controller {
         let config = settings
             .engine_config()
             .map_err(|e| ControlError::Invalid(e.to_string()))?;
+        let probed = LinkInfo::probe(&settings.iface);
+        let driver = settings.driver.choice().resolve(&settings.iface);
+        let mtu = settings.mtu.map_or(probed.mtu, |m| m.get());
+        check_port_mtu(&settings.name, driver, driver.frame_capacity(), mtu)
+            .map_err(ControlError::Invalid)?;
         let worker = match worker {
             Some(w) if w < self.workers.len() => w,
             Some(w) => {
@@ -498,6 +600,20 @@ impl Controller {
         // deleted port's counts, so the new port's start where they stand.
         let raw = self.switch.totals();
         self.baseline.ports[id.index()] = raw.ports[id.index()];
+        // A configured MTU is the interface's too, set before the sockets
+        // open; a failure after this puts the old one back.
+        let old_mtu = settings
+            .mtu
+            .filter(|m| m.get() != probed.mtu && probed.mtu > 0)
+            .map(|_| probed.mtu);
+        let restore_mtu = |iface: &str| {
+            if let Some(m) = old_mtu {
+                let _ = crate::link::set_mtu(iface, m);
+            }
+        };
+        if let Some(m) = settings.mtu {
+            set_iface_mtu(&settings.name, &settings.iface, m.get())?;
+        }
         let status = match self.switch.add_port(
             PortSpec {
                 id,
@@ -507,35 +623,48 @@ impl Controller {
             },
             worker,
         ) {
-            Ok(status) => status,
+            Ok(s) => s,
             Err(e) => {
+                restore_mtu(&settings.iface);
                 undo_tap(&settings.iface);
                 return Err(ControlError::Failed(e.to_string()));
             }
         };
-        let mut config = config;
-        config.max_frame_len = status.max_frame_len;
-        if let Err(e) = self
-            .switch
-            .engine_mut()
-            .add_port(id, config.clone(), worker)
-        {
-            // Never half added: close what was opened.
-            let _ = self.switch.remove_port(id, worker);
-            undo_tap(&settings.iface);
-            return Err(self.refused(e));
-        }
-        tracing::info!(port = %settings.name, worker, force, "port added");
-        let link = LinkInfo::probe(&settings.iface);
-        self.ports.push(PortEntry {
+        let mut entry = PortEntry {
+            link: LinkInfo::probe(&settings.iface),
             settings,
             id,
             config,
             worker,
             status,
-            link,
             link_closed: false,
-        });
+        };
+        // What the driver really got is the last word.
+        let wanted = entry.settings.mtu.map_or(entry.iface_mtu(), |m| m.get());
+        let fits = check_port_mtu(
+            &entry.settings.name,
+            entry.status.driver,
+            entry.status.frame_capacity,
+            wanted,
+        );
+        entry.config.max_frame_len = entry.max_frame_len();
+        let added = match fits {
+            Err(e) => Err(ControlError::Invalid(e)),
+            Ok(()) => self
+                .switch
+                .engine_mut()
+                .add_port(id, entry.config.clone(), worker)
+                .map_err(|e| self.refused(e)),
+        };
+        if let Err(e) = added {
+            // Never half added: close what was opened.
+            let _ = self.switch.remove_port(id, worker);
+            restore_mtu(&entry.settings.iface);
+            undo_tap(&entry.settings.iface);
+            return Err(e);
+        }
+        tracing::info!(port = %entry.settings.name, worker, force, mtu = entry.mtu(), "port added");
+        self.ports.push(entry);
         // A port id is reused after port.del: start from "up"; the watcher
         // says otherwise if the interface is down.
         let _ = self.switch.set_link_down(id, worker, false);
@@ -593,6 +722,29 @@ impl Controller {
             .engine_config()
             .map_err(|e| ControlError::Invalid(e.to_string()))?;
         config.max_frame_len = before.max_frame_len;
+        // Re-bound when the driver asked for changes to one that runs
+        // differently, or to retry a port left without sockets; never
+        // for a change of other settings.
+        let driver = settings.driver.choice();
+        let status = &self.ports[i].status;
+        let rebind = (settings.driver != self.ports[i].settings.driver
+            && driver.resolve(&status.iface) != status.driver)
+            || !is_bound(status);
+        // The MTU the port is to carry, against the driver it will run.
+        let iface_mtu = self.ports[i].iface_mtu();
+        let wanted = settings.mtu.map_or(iface_mtu, |m| m.get());
+        let (runs, capacity) = if rebind {
+            let d = driver.resolve(&status.iface);
+            (d, d.frame_capacity())
+        } else {
+            (status.driver, status.frame_capacity)
+        };
+        // Checked when the request touches what carries it (a port whose
+        // interface grew past its driver live keeps taking other changes:
+        // `mtu_problem` says what is wrong).
+        if patch.mtu.is_some() || rebind {
+            check_port_mtu(name, runs, capacity, wanted).map_err(ControlError::Invalid)?;
+        }
         let now = self.switch.now_secs();
         // The engine first: it is what may refuse, and a refusal must
         // find the port's sockets untouched.
@@ -606,17 +758,49 @@ impl Controller {
                 Err(e) => return Err(self.refused(e)),
             };
         self.ports[i].config = config;
-        // Re-bound when the driver asked for changes to one that runs
-        // differently, or to retry a port left without sockets; never
-        // for a change of other settings.
-        let driver = settings.driver.choice();
-        let status = &self.ports[i].status;
-        let rebind = (settings.driver != self.ports[i].settings.driver
-            && driver.resolve(&status.iface) != status.driver)
-            || !is_bound(status);
+        // A configured MTU goes onto the interface (after the engine took
+        // the settings: a refusal there must find the interface as it
+        // was). Before a re-bind, so new AF_XDP sockets open on it; after
+        // one to the packet driver, as XDP on a veth caps its MTU while
+        // attached.
+        let iface = self.ports[i].settings.iface.clone();
+        let new_mtu = settings.mtu.map(|m| m.get()).filter(|&m| m != iface_mtu);
+        let mtu_after = rebind && runs == Driver::Packet;
+        if let (Some(m), false) = (new_mtu, mtu_after) {
+            if let Err(e) = set_iface_mtu(name, &iface, m) {
+                let id = self.ports[i].id;
+                let now = self.switch.now_secs();
+                if self
+                    .switch
+                    .engine_mut()
+                    .set_port(id, before.clone(), now)
+                    .is_ok()
+                {
+                    self.ports[i].config = before;
+                }
+                return Err(e);
+            }
+            // The watcher's event follows; enforce from now on.
+            self.ports[i].link.mtu = m;
+        }
         if rebind {
             let from = self.ports[i].settings.driver.choice();
-            if let Err(e) = self.rebind(i, driver, from) {
+            let mut result = self.rebind(i, driver, from);
+            if let (Ok(()), Some(m), true) = (&result, new_mtu, mtu_after) {
+                match set_iface_mtu(name, &iface, m) {
+                    Ok(()) => self.ports[i].link.mtu = m,
+                    Err(e) => {
+                        // Back to the driver it had.
+                        let _ = self.rebind(i, from, from);
+                        result = Err(e);
+                    }
+                }
+            }
+            if let Err(e) = result {
+                if new_mtu.is_some() && !mtu_after {
+                    let _ = crate::link::set_mtu(&iface, iface_mtu);
+                    self.ports[i].link.mtu = iface_mtu;
+                }
                 // Back to the old settings. The engine takes them: they
                 // carried every static entry of the port, and those have
                 // not changed since. The frame length is the one of the
@@ -636,10 +820,12 @@ impl Controller {
             }
         }
         self.ports[i].settings = settings;
+        self.sync_frame_len(i);
         tracing::info!(
             port = name,
             vlan_changed,
             rebound = rebind,
+            mtu = self.ports[i].mtu(),
             "port reconfigured"
         );
         Ok(&self.ports[i])
@@ -719,21 +905,32 @@ impl Controller {
     /// its sockets carry into the engine (a change of `max_frame_len`
     /// alone is no VLAN change: nothing is flushed).
     fn adopt_status(&mut self, i: usize, status: PortStatus) {
+        self.ports[i].status = status;
+        self.sync_frame_len(i);
+    }
+
+    /// Gives the engine port `i`'s frame limit ([`PortEntry::max_frame_len`])
+    /// when it changed: its MTU, its interface's or its driver changed.
+    /// Logs what the port cannot carry ([`PortEntry::mtu_problem`]).
+    fn sync_frame_len(&mut self, i: usize) {
         let p = &mut self.ports[i];
-        if status.max_frame_len != p.config.max_frame_len {
-            let mut config = p.config.clone();
-            config.max_frame_len = status.max_frame_len;
-            let now = self.switch.now_secs();
-            match self.switch.engine_mut().set_port(p.id, config.clone(), now) {
-                Ok(_) => p.config = config,
-                Err(e) => tracing::error!(
-                    port = %p.settings.name,
-                    "setting the port's max_frame_len to {} failed: {e}",
-                    status.max_frame_len
-                ),
-            }
+        let want = p.max_frame_len();
+        if want == p.config.max_frame_len {
+            return;
         }
-        p.status = status;
+        if let Some(problem) = p.mtu_problem() {
+            tracing::warn!(port = %p.settings.name, "{problem}");
+        }
+        let mut config = p.config.clone();
+        config.max_frame_len = want;
+        let now = self.switch.now_secs();
+        match self.switch.engine_mut().set_port(p.id, config.clone(), now) {
+            Ok(_) => p.config = config,
+            Err(e) => tracing::error!(
+                port = %p.settings.name,
+                "setting the port's max_frame_len to {want} failed: {e}"
+            ),
+        }
     }
 
     /// Closing the port that opened a worker's UMEM rebuilds the UMEM and
@@ -853,6 +1050,9 @@ impl Controller {
         self.ports[i].link = new;
         if new.mtu != was.mtu && new.state != LinkState::Absent {
             tracing::info!(port = %name, iface = %iface, mtu = new.mtu, was = was.mtu, "interface MTU changed");
+            // A port without a configured mtu follows it; one with one
+            // keeps it (within the interface's).
+            self.sync_frame_len(i);
         }
         if new.state != was.state {
             match new.state {

@@ -123,6 +123,16 @@ impl LinkInfo {
     }
 }
 
+/// Sets `iface`'s MTU, as `ip link set dev IFACE mtu MTU` does (through
+/// sysfs), unless it has that MTU already.
+pub fn set_mtu(iface: &str, mtu: u32) -> io::Result<()> {
+    let path = format!("/sys/class/net/{iface}/mtu");
+    if std::fs::read_to_string(&path)?.trim() == mtu.to_string() {
+        return Ok(());
+    }
+    std::fs::write(&path, mtu.to_string())
+}
+
 /// One link message from the kernel, reduced to what ports care about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkEvent {

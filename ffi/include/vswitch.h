@@ -209,8 +209,9 @@
 #define VSW_DROP_NO_OUTPUT 9
 
 /**
- * Per-port drop: larger than the output port's `max_frame_len` (after
- * tagging). Counted per port; shows in `vsw_frame.unsent_ports`.
+ * Drop: larger than the ingress port's `max_frame_len` (the whole frame
+ * dropped on receipt); or per-port: larger than an output port's (after
+ * tagging; counted per port, shows in `vsw_frame.unsent_ports`).
  */
 #define VSW_DROP_TOO_LARGE 10
 
@@ -363,7 +364,8 @@ typedef struct vsw_port_config {
      */
     uint8_t promiscuous;
     /**
-     * Largest frame the port transmits (bytes without FCS, tag included),
+     * Largest frame the port takes and transmits (bytes without FCS, tag
+     * included; a super-frame by its largest segment),
      * `VSW_MIN_FRAME_LEN..=VSW_MAX_FRAME_LEN`; 0 = `VSW_MAX_FRAME_LEN`.
      */
     uint32_t max_frame_len;

@@ -110,8 +110,9 @@ pub const VSW_DROP_PORT_UNKNOWN: i32 = 7;
 pub const VSW_DROP_SAME_PORT: i32 = 8;
 /// Drop: no port other than the ingress port may receive the frame.
 pub const VSW_DROP_NO_OUTPUT: i32 = 9;
-/// Per-port drop: larger than the output port's `max_frame_len` (after
-/// tagging). Counted per port; shows in `vsw_frame.unsent_ports`.
+/// Drop: larger than the ingress port's `max_frame_len` (the whole frame
+/// dropped on receipt); or per-port: larger than an output port's (after
+/// tagging; counted per port, shows in `vsw_frame.unsent_ports`).
 pub const VSW_DROP_TOO_LARGE: i32 = 10;
 /// Per-port drop: a second encoding was needed but no spare buffer was
 /// left. Counted per port; shows in `vsw_frame.unsent_ports`.
@@ -194,7 +195,8 @@ pub struct vsw_port_config {
     pub flood_unknown_unicast: u8,
     /// 1: also receive a copy of every frame forwarded in this port's VLANs.
     pub promiscuous: u8,
-    /// Largest frame the port transmits (bytes without FCS, tag included),
+    /// Largest frame the port takes and transmits (bytes without FCS, tag
+    /// included; a super-frame by its largest segment),
     /// `VSW_MIN_FRAME_LEN..=VSW_MAX_FRAME_LEN`; 0 = `VSW_MAX_FRAME_LEN`.
     pub max_frame_len: u32,
 }

@@ -145,7 +145,7 @@ fn api_doc_names_every_result_field() {
     let tap = format!("{}vm3", lab.prefix());
     let toml = format!(
         "[switch]\ncontrol_socket = \"@SOCKET@\"\ncontrol_group = \"root\"\nworkers = [1]\n\n\
-         [[port]]\nname = \"p1\"\niface = \"{}\"\nvlan = 10\n\n\
+         [[port]]\nname = \"p1\"\niface = \"{}\"\nvlan = 10\nmtu = 1500\n\n\
          [[port]]\nname = \"p2\"\niface = \"{}\"\nvlan_mode = \"trunk\"\nvlan = 10\ntrunk_vlans = \"10,20\"\n\n\
          [[fdb.static]]\nmac = \"02:00:00:00:99:01\"\nvlan = 10\nport = \"p1\"\n",
         a.port_if, b.port_if
@@ -155,6 +155,17 @@ fn api_doc_names_every_result_field() {
         lab.ping(&a, &b, 2),
         "traffic, so that counters and learned entries exist"
     );
+    // p1's interface below its configured mtu: an `mtu_problem` to show.
+    vswitch_tests::must("ip", &["link", "set", &a.port_if, "mtu", "1400"]);
+    assert!(
+        vswitch_tests::wait_until(2.0, || {
+            d.call("port.show", json!({"name": "p1"}))
+                .is_ok_and(|p| p.get("mtu_problem").is_some())
+        }),
+        "p1 shows its mtu_problem
+{}",
+        d.log_tail(20)
+    );
     let calls: Vec<(&str, Value)> = vec![
         ("status", json!({})),
         ("port.list", json!({})),
@@ -162,7 +173,7 @@ fn api_doc_names_every_result_field() {
         ("port.show", json!({"name": "p2"})),
         (
             "port.add",
-            json!({"name": "p3", "iface": tap, "vlan_mode": "trunk", "vlan": 20, "trunk_vlans": "20,30", "worker": 0, "create": "tap", "owner": 0}),
+            json!({"name": "p3", "iface": tap, "vlan_mode": "trunk", "vlan": 20, "trunk_vlans": "20,30", "worker": 0, "create": "tap", "owner": 0, "mtu": 1500}),
         ),
         ("port.show", json!({"name": "p3"})),
         ("port.list", json!({})),

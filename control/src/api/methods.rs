@@ -292,8 +292,11 @@ fn status(c: &Controller) -> Status {
                 mode: xdp_bind(&p.status),
                 queues: p.status.queues,
                 link: p.link.state.to_string(),
-                mtu: p.link.mtu,
-                max_frame_len: p.status.max_frame_len,
+                mtu: p.mtu(),
+                mtu_request: p.settings.mtu.map(|m| m.get()),
+                iface_mtu: p.iface_mtu(),
+                max_frame_len: p.max_frame_len(),
+                mtu_problem: p.mtu_problem(),
                 multi_buffer: p.status.multi_buffer,
             })
             .collect(),
@@ -306,8 +309,11 @@ fn status(c: &Controller) -> Status {
 }
 
 fn port_info(e: &PortEntry) -> PortInfo {
+    // The configured mtu is `mtu_request` here: `mtu` is what it carries.
+    let mut settings = e.settings.clone();
+    settings.mtu = None;
     PortInfo {
-        settings: e.settings.clone(),
+        settings,
         worker: e.worker,
         driver_in_use: e.status.driver.to_string(),
         offloads: e.status.offloads.to_string(),
@@ -315,8 +321,10 @@ fn port_info(e: &PortEntry) -> PortInfo {
         mode: xdp_bind(&e.status),
         queues: e.status.queues,
         link: e.link.state.to_string(),
-        mtu: e.link.mtu,
-        max_frame_len: e.status.max_frame_len,
+        mtu: e.mtu(),
+        mtu_request: e.settings.mtu.map(|m| m.get()),
+        iface_mtu: e.iface_mtu(),
+        max_frame_len: e.max_frame_len(),
         multi_buffer: e.status.multi_buffer,
     }
 }
@@ -356,6 +364,7 @@ fn port_detail(c: &Controller, e: &PortEntry) -> PortDetail {
             .find(|r| r.status.id == e.id)
             .map(|r| kernel(&r.kernel)),
         fdb_entries: c.switch().fdb().count(now, |x| x.port == e.id),
+        mtu_problem: e.mtu_problem(),
     }
 }
 
@@ -443,7 +452,7 @@ fn stats(c: &Controller) -> Stats {
                     .find(|r| r.status.id == e.id)
                     .map(|r| kernel(&r.kernel)),
                 link: e.link.state.to_string(),
-                mtu: e.link.mtu,
+                mtu: e.mtu(),
             };
             (e.settings.name.clone(), stats)
         })

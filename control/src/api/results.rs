@@ -65,11 +65,22 @@ pub struct PortRuntime {
     /// The interface: up, down (administratively, or no carrier) or
     /// absent (no interface of that name).
     pub link: String,
-    /// The interface's MTU now (the last one known while absent).
+    /// The MTU the port carries now: its configured `mtu`, else its
+    /// interface's (never more than the interface's or its driver's).
     pub mtu: u32,
-    /// Largest frame the port carries (bytes, without FCS), as its driver
-    /// got it when its sockets opened.
+    /// The configured `mtu`; absent when the port follows its interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu_request: Option<u32>,
+    /// The interface's MTU now (the last one known while absent).
+    pub iface_mtu: u32,
+    /// Largest tagged frame it takes and sends: `mtu` + 18 (Ethernet
+    /// header and 802.1Q tag; an untagged one 4 bytes less); longer ones
+    /// are dropped as `too_large`.
     pub max_frame_len: usize,
+    /// Why the port carries less than its configured or interface MTU,
+    /// and what to do; absent when nothing is wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu_problem: Option<String>,
     /// AF_XDP: frames span several UMEM chunks (multi-buffer sockets under
     /// vswitch's frags-aware XDP program); false for packet ports.
     pub multi_buffer: bool,
@@ -108,10 +119,17 @@ pub struct PortInfo {
     /// The interface: up, down (administratively, or no carrier) or
     /// absent (no interface of that name).
     pub link: String,
-    /// The interface's MTU now (the last one known while absent).
+    /// The MTU the port carries now: its configured `mtu`, else its
+    /// interface's (never more than the interface's or its driver's).
     pub mtu: u32,
-    /// Largest frame the port carries (bytes, without FCS), as its driver
-    /// got it when its sockets opened.
+    /// The configured `mtu`; absent when the port follows its interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu_request: Option<u32>,
+    /// The interface's MTU now (the last one known while absent).
+    pub iface_mtu: u32,
+    /// Largest tagged frame it takes and sends: `mtu` + 18 (Ethernet
+    /// header and 802.1Q tag; an untagged one 4 bytes less); longer ones
+    /// are dropped as `too_large`.
     pub max_frame_len: usize,
     /// AF_XDP: frames span several UMEM chunks (multi-buffer sockets under
     /// vswitch's frags-aware XDP program); false for packet ports.
@@ -130,6 +148,10 @@ pub struct PortDetail {
     pub kernel: Option<KernelCounters>,
     /// MAC table entries on the port.
     pub fdb_entries: usize,
+    /// Why the port carries less than its configured or interface MTU,
+    /// and what to do (as in `status`); absent when nothing is wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu_problem: Option<String>,
 }
 
 /// A port's counters since the last `stats.clear`.
@@ -282,7 +304,7 @@ pub struct PortStats {
     pub kernel: Option<KernelCounters>,
     /// The interface: up, down or absent (as in `status`).
     pub link: String,
-    /// The interface's MTU now.
+    /// The MTU the port carries now (as in `status`).
     pub mtu: u32,
 }
 

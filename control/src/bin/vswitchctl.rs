@@ -438,7 +438,9 @@ fn duration(secs: u64) -> String {
 /// The table of ports: each port's settings cells (DRIVER, the one asked
 /// for, is the last), then what it runs and where.
 fn port_table(ports: &[PortInfo]) -> String {
-    let runtime = ["LINK", "IN_USE", "OFFLOADS", "WORKER", "XDP", "MODE"];
+    let runtime = [
+        "LINK", "IN_USE", "OFFLOADS", "WORKER", "XDP", "MODE", ">MTU",
+    ];
     let mut columns: Vec<&str> = PortSettings::new("", "")
         .cells()
         .iter()
@@ -455,6 +457,12 @@ fn port_table(ports: &[PortInfo]) -> String {
             p.worker.to_string(),
             p.xdp.clone(),
             p.mode.clone(),
+            // The configured one marked: `9000*`.
+            format!(
+                "{}{}",
+                p.mtu,
+                if p.mtu_request.is_some() { "*" } else { "" }
+            ),
         ]);
         t.row(row);
     }
@@ -574,7 +582,13 @@ fn status_human(r: &Status) -> String {
             p.mtu.to_string(),
         ]);
     }
-    out + &t.to_string()
+    out += &t.to_string();
+    for p in &r.ports {
+        if let Some(problem) = &p.mtu_problem {
+            out += &format!("\nport {}: {problem}", p.name);
+        }
+    }
+    out
 }
 
 fn port_show_human(r: &PortDetail) -> String {
@@ -594,8 +608,17 @@ fn port_show_human(r: &PortDetail) -> String {
         ("mode".into(), i.mode.clone()),
         ("queues".into(), i.queues.to_string()),
         ("mtu".into(), i.mtu.to_string()),
+        (
+            "mtu_request".into(),
+            i.mtu_request.map_or("-".into(), |m| m.to_string()),
+        ),
+        ("iface_mtu".into(), i.iface_mtu.to_string()),
+        ("max_frame_len".into(), i.max_frame_len.to_string()),
         ("fdb_entries".into(), r.fdb_entries.to_string()),
     ]);
+    if let Some(problem) = &r.mtu_problem {
+        rows.push(("mtu_problem".into(), problem.clone()));
+    }
     let mut out = String::new();
     for (k, v) in rows {
         out += &format!("{k:22} {v}\n");

@@ -10,8 +10,11 @@ use vswitch_dataplane::{Mac, PortConfig, PortId, VlanId};
 
 use super::locate::{locate, Seg};
 use super::{ConfigError, ConfigFile};
-use crate::model::port::{check_iface, check_port_name, PortSettings};
+use crate::model::port::{
+    check_iface, check_mtu_carried, check_port_name, DriverName, PortSettings,
+};
 use crate::model::switch::{FdbSettings, SwitchSettings};
+use vswitch_dataplane::port::Driver;
 
 /// A port after the check: its settings, its id, its engine config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,6 +240,17 @@ fn check_ports(
         let config = p
             .engine_config()
             .map_err(|e| err(e.key, format!("{label}.{}", e.key), e.message))?;
+        // A driver named outright: whether it carries the mtu needs no
+        // interface (`auto` is the probe's: it depends on the interface).
+        let named = match p.driver {
+            DriverName::AfXdp => Some(Driver::AfXdp),
+            DriverName::Packet => Some(Driver::Packet),
+            DriverName::Auto => None,
+        };
+        if let (Some(d), Some(m)) = (named, p.mtu) {
+            check_mtu_carried(d, d.frame_capacity(), m.get())
+                .map_err(|m| err("mtu", format!("{label}.mtu"), m))?;
+        }
         ports.push(ValidPort {
             settings: p,
             id: PortId::new(i).expect("checked against MAX_PORTS"),

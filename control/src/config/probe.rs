@@ -6,6 +6,7 @@
 use super::check::{at, ValidConfig};
 use super::locate::Seg;
 use super::ConfigError;
+use crate::model::port::check_mtu_carried;
 
 /// What the host told the probe.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -124,15 +125,37 @@ fn needs_existing_iface(port: &crate::model::port::PortSettings) -> bool {
 }
 
 /// Checks that every port's interface exists (ports that create their
-/// interface aside, see [`needs_existing_iface`]).
+/// interface aside, see [`needs_existing_iface`]), and that the driver it
+/// gets carries its MTU (its `mtu`, else the interface's).
 pub fn probe_interfaces(c: &ValidConfig, src: Option<&str>) -> Result<(), ConfigError> {
     for (i, p) in c.ports.iter().enumerate() {
-        if needs_existing_iface(&p.settings) && !iface_exists(&p.settings.iface) {
+        let s = &p.settings;
+        if !iface_exists(&s.iface) {
+            if needs_existing_iface(s) {
+                return Err(at(
+                    src,
+                    &[Seg::Key("port"), Seg::Index(i), Seg::Key("iface")],
+                    format!("port {:?}.iface", s.name),
+                    format!("interface {} does not exist", s.iface),
+                ));
+            }
+            continue;
+        }
+        let driver = s.driver.choice().resolve(&s.iface);
+        let (mtu, key) = match s.mtu {
+            Some(m) => (m.get(), "mtu"),
+            None => (crate::link::LinkInfo::probe(&s.iface).mtu, "iface"),
+        };
+        if let Err(m) = check_mtu_carried(driver, driver.frame_capacity(), mtu) {
+            let m = match s.mtu {
+                Some(_) => m,
+                None => format!("the MTU of {} is {mtu}: {m}", s.iface),
+            };
             return Err(at(
                 src,
-                &[Seg::Key("port"), Seg::Index(i), Seg::Key("iface")],
-                format!("port {:?}.iface", p.settings.name),
-                format!("interface {} does not exist", p.settings.iface),
+                &[Seg::Key("port"), Seg::Index(i), Seg::Key(key)],
+                format!("port {:?}.{key}", s.name),
+                m,
             ));
         }
     }

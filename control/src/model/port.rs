@@ -5,10 +5,10 @@
 //! the command line). vswitchctl's port flags are derived from it too.
 
 use serde::{Deserialize, Serialize};
-use vswitch_dataplane::port::DriverChoice;
+use vswitch_dataplane::port::{Driver, DriverChoice};
 use vswitch_dataplane::{PortConfig, VlanMode, VlanSet};
 
-use super::value::{present, Change, Vlan, VlanList};
+use super::value::{present, Change, Mtu, Vlan, VlanList};
 
 /// `vlan_mode`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -129,6 +129,10 @@ pub struct PortSettings {
     /// auto | afxdp | packet: how the interface is opened.
     #[serde(default)]
     pub driver: DriverName,
+    /// The port's MTU (68-9216): vswitchd sets the interface's MTU to it
+    /// and enforces it. Unset: the port follows the interface's MTU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<Mtu>,
     /// `tap`: vswitchd makes the interface (a persistent tap for a VM)
     /// and removes it with the port. Set only when the port is added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -269,6 +273,7 @@ impl PortSettings {
             driver: DriverName::default(),
             create: None,
             owner: None,
+            mtu: None,
         }
     }
 
@@ -423,6 +428,15 @@ pub struct PortPatch {
     #[arg(skip)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<Owner>,
+    /// MTU, 68-9216: also set on the interface ("none": follow the
+    /// interface's MTU again).
+    #[arg(long, value_name = "MTU")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mtu: Option<Change<Mtu>>,
 }
 
 impl PortPatch {
@@ -485,7 +499,37 @@ impl PortPatch {
         if let Some(d) = self.driver {
             s.driver = d;
         }
+        if let Some(m) = &self.mtu {
+            s.mtu = m.clone().into_option();
+        }
     }
+}
+
+/// Bytes a tagged frame carries besides its MTU's payload: the Ethernet
+/// header and the 802.1Q tag (FCS not counted). A port's
+/// `max_frame_len` is its MTU plus this; the engine takes 4 bytes less of
+/// an untagged frame (dataplane/engine/src/pipeline/mod.rs,
+/// `untagged_allowance`).
+pub const MTU_OVERHEAD: usize =
+    vswitch_dataplane::wire::HEADER_LEN + vswitch_dataplane::limits::VLAN_TAG_LEN;
+
+/// Refuses an MTU whose frames (MTU + [`MTU_OVERHEAD`]) are longer than
+/// `capacity`, what the port's `driver` carries: the message says why
+/// and what to do instead.
+pub fn check_mtu_carried(driver: Driver, capacity: usize, mtu: u32) -> Result<(), String> {
+    let need = mtu as usize + MTU_OVERHEAD;
+    if need <= capacity {
+        return Ok(());
+    }
+    let why = match driver {
+        Driver::AfXdp => " (a frame must fit one UMEM chunk)",
+        Driver::Packet => "",
+    };
+    Err(format!(
+        "MTU {mtu} needs frames of up to {need} bytes, but driver {driver} carries at most \
+         {capacity}{why}: use driver = \"packet\", or an MTU of at most {}",
+        capacity.saturating_sub(MTU_OVERHEAD)
+    ))
 }
 
 /// Checks a port name: what vswitchctl and JSON use to name it.
@@ -614,6 +658,38 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("auto, afxdp, packet"), "{e}");
+    }
+
+    #[test]
+    fn an_mtu_the_driver_cannot_carry_is_refused_with_what_to_do() {
+        assert!(check_mtu_carried(Driver::AfXdp, 3840, 3822).is_ok());
+        let e = check_mtu_carried(Driver::AfXdp, 3840, 3823).unwrap_err();
+        assert!(
+            e.contains(
+                "MTU 3823 needs frames of up to 3841 bytes, but driver afxdp carries at most 3840"
+            ) && e.contains("use driver = \"packet\", or an MTU of at most 3822"),
+            "{e}"
+        );
+        assert!(check_mtu_carried(Driver::Packet, Driver::Packet.frame_capacity(), 9216).is_ok());
+    }
+
+    #[test]
+    fn mtu_is_set_cleared_or_kept() {
+        let mut s: PortSettings =
+            serde_json::from_value(json!({"name": "a", "iface": "x", "mtu": 9000})).unwrap();
+        assert_eq!(s.mtu.map(Mtu::get), Some(9000));
+        assert_eq!(serde_json::to_value(&s).unwrap()["mtu"], 9000);
+        patch(json!({"name": "a", "vlan": 5})).apply(&mut s);
+        assert_eq!(s.mtu.map(Mtu::get), Some(9000), "absent: kept");
+        patch(json!({"name": "a", "mtu": 1500})).apply(&mut s);
+        assert_eq!(s.mtu.map(Mtu::get), Some(1500));
+        patch(json!({"name": "a", "mtu": null})).apply(&mut s);
+        assert_eq!(s.mtu, None, "null: follow the interface");
+        assert!(serde_json::to_value(&s).unwrap().get("mtu").is_none());
+        let e = serde_json::from_value::<PortPatch>(json!({"name": "a", "mtu": 9217}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("MTU 9217 is out of range"), "{e}");
     }
 
     #[test]

@@ -146,6 +146,68 @@ impl fmt::Display for VlanList {
     }
 }
 
+/// A port's MTU: the largest payload behind the Ethernet header (and its
+/// 802.1Q tag), [`Mtu::MIN`]..=[`Mtu::MAX`]; an integer outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u32")]
+pub struct Mtu(u32);
+
+impl Mtu {
+    /// Smallest MTU: IPv4's minimum (RFC 791), also the kernel's
+    /// `ETH_MIN_MTU`; below it no IP host works.
+    pub const MIN: u32 = 68;
+    /// Largest MTU: the usual jumbo limit of hardware switches (9216).
+    pub const MAX: u32 = 9216;
+
+    /// The value in bytes.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Mtu {
+    type Error = String;
+    fn try_from(v: i64) -> Result<Mtu, String> {
+        u32::try_from(v)
+            .ok()
+            .filter(|m| (Mtu::MIN..=Mtu::MAX).contains(m))
+            .map(Mtu)
+            .ok_or_else(|| {
+                format!(
+                    "MTU {v} is out of range ({}-{} bytes of payload)",
+                    Mtu::MIN,
+                    Mtu::MAX
+                )
+            })
+    }
+}
+
+impl From<Mtu> for u32 {
+    fn from(m: Mtu) -> u32 {
+        m.0
+    }
+}
+
+impl FromStr for Mtu {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mtu, String> {
+        let n: i64 = s.trim().parse().map_err(|_| {
+            format!(
+                "invalid MTU {s:?}: expected a number {}-{}",
+                Mtu::MIN,
+                Mtu::MAX
+            )
+        })?;
+        Mtu::try_from(n)
+    }
+}
+
+impl fmt::Display for Mtu {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A change to a setting that may be unset: `Set(value)` or `Clear`.
 /// JSON: the value, or `null`; command line: the value, or `none`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +288,22 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("range runs backwards"));
+    }
+
+    #[test]
+    fn mtus_are_checked_once() {
+        let m: Mtu = serde_json::from_str("9000").unwrap();
+        assert_eq!(
+            (m.get(), serde_json::to_string(&m).unwrap()),
+            (9000, "9000".into())
+        );
+        for bad in ["67", "9217", "-1"] {
+            let e = serde_json::from_str::<Mtu>(bad).unwrap_err().to_string();
+            assert!(e.contains("out of range (68-9216"), "{bad}: {e}");
+        }
+        assert_eq!("68".parse::<Mtu>().map(Mtu::get), Ok(68));
+        assert!("jumbo".parse::<Mtu>().unwrap_err().contains("invalid MTU"));
+        assert_eq!("none".parse::<Change<Mtu>>(), Ok(Change::Clear));
     }
 
     #[test]

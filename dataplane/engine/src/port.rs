@@ -16,7 +16,12 @@ pub struct PortConfig {
     pub flood_unknown_unicast: bool,
     /// Also receive a copy of every frame forwarded in this port's VLANs.
     pub promiscuous: bool,
-    /// Largest frame (without FCS, tag included) this port transmits.
+    /// Largest tagged frame (without FCS, tag included) this port takes
+    /// and transmits: MTU + 14 + 4. An untagged frame may be 4 bytes
+    /// shorter than this (the payload never exceeds the MTU); a
+    /// super-frame is measured by its largest segment
+    /// ([`Frame::wire_len`](crate::frame::Frame::wire_len)). Longer ones
+    /// are dropped as `too_large`, on receipt or at output.
     pub max_frame_len: usize,
 }
 

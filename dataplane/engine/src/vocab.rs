@@ -227,7 +227,9 @@ counter_enum! {
         SamePort => "same_port",
         /// No port other than the ingress port may receive the frame.
         NoOutput => "no_output",
-        /// Larger than an output port accepts (after tagging); counted per port.
+        /// Larger than the port's `max_frame_len` (a super-frame: one of its
+        /// segments): on receipt, the ingress port's (counted rx); at
+        /// output, an output port's after tagging (counted per port, tx).
         TooLarge => "too_large",
         /// A second encoding was needed but no spare frame was left; counted per port.
         NoSpareFrame => "no_spare_frame",

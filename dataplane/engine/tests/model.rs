@@ -208,6 +208,11 @@ impl Reference {
                     } else {
                         vid
                     };
+                    // Longer than the ingress port takes (an untagged
+                    // frame counted with the tag it lacks): dropped on receipt.
+                    if f.len() + if tag.is_some() { 0 } else { 4 } > inp.max_frame {
+                        return Err("too_large");
+                    }
                     Ok((vlan, prio, dst, src, tag.is_some()))
                 }
             })
@@ -284,7 +289,7 @@ impl Reference {
                 let port = self.ports[q].as_ref().unwrap();
                 let tci = (!port.untagged_out(vlan)).then_some(prio | vlan);
                 let bytes = encode(f, had_tag, tci);
-                if bytes.len() <= port.max_frame {
+                if bytes.len() + if tci.is_some() { 0 } else { 4 } <= port.max_frame {
                     tx[q].push(bytes);
                 }
             }

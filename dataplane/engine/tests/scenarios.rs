@@ -421,6 +421,43 @@ fn scenarios() -> Vec<Scenario> {
             event: Some(Event::Flood),
         },
         Scenario {
+            name:
+                "an untagged frame with more than the MTU behind its header is dropped on receipt",
+            tweak: |ports| ports[0].max_frame_len = 1518,
+            warmup: vec![],
+            input: (0, frame(BCAST, A, None, 1501)),
+            disposition: Drop(DropReason::TooLarge),
+            expect: vec![],
+            event: None,
+        },
+        Scenario {
+            name: "a tagged frame at the ingress port's max_frame_len passes",
+            tweak: |ports| ports[3].max_frame_len = 1518,
+            warmup: vec![],
+            input: (3, frame(BCAST, A, Some((0, false, 10)), 1518 - 18)),
+            disposition: Flood(set(&[0, 1, 4, 5])),
+            expect: vec![
+                (0, frame(BCAST, A, None, 1518 - 18)),
+                (1, frame(BCAST, A, None, 1518 - 18)),
+                (4, frame(BCAST, A, Some((0, false, 10)), 1518 - 18)),
+                (5, frame(BCAST, A, Some((0, false, 10)), 1518 - 18)),
+            ],
+            event: Some(Event::Flood),
+        },
+        Scenario {
+            name: "an untagged copy over the MTU is dropped where it leaves untagged",
+            tweak: |ports| ports[1].max_frame_len = 1518,
+            warmup: vec![],
+            input: (3, frame(BCAST, A, Some((0, false, 10)), 1501)),
+            disposition: Flood(set(&[0, 1, 4, 5])),
+            expect: vec![
+                (0, frame(BCAST, A, None, 1501)),
+                (4, frame(BCAST, A, Some((0, false, 10)), 1501)),
+                (5, frame(BCAST, A, Some((0, false, 10)), 1501)),
+            ],
+            event: Some(Event::Flood),
+        },
+        Scenario {
             name: "DEI is kept with PCP",
             tweak: keep,
             warmup: vec![],

@@ -21,9 +21,9 @@ use cache::FdbCache;
 use crate::fdb::{key_of, Hashed, Learn, Pinned};
 use crate::frame::{Encoding, Frame, Spares};
 use crate::limits::BATCH_SIZE;
+use crate::port::PortConfig;
 use crate::snapshot::Snapshot;
 use crate::stats::{BatchCounters, WorkerStats};
-use crate::vlan::VlanMode;
 use crate::vocab::{DropReason, Event};
 use crate::vocab::{PortId, PortSet};
 use crate::wire::{EthernetFrame, TagKind, Tci, VlanId};
@@ -242,8 +242,7 @@ impl Pipeline {
                 let learning = port.learning;
                 classify(
                     ctx,
-                    &port.vlan,
-                    learning,
+                    port,
                     frames,
                     &mut self.meta,
                     &mut self.hashes,
@@ -287,23 +286,53 @@ impl Pipeline {
     }
 }
 
+/// What an untagged frame counts for more than its length against a
+/// port's `max_frame_len`, which is a tagged frame's limit (MTU + header +
+/// one tag): the tag it does not carry. So a port of MTU 1500 takes
+/// tagged frames of up to 1518 bytes and untagged ones of up to 1514: the
+/// payload behind the header and tag never exceeds the MTU.
+#[inline(always)]
+fn untagged_allowance(tagged: bool) -> usize {
+    if tagged {
+        0
+    } else {
+        crate::limits::VLAN_TAG_LEN
+    }
+}
+
 /// Phase 1: parse, classify into a VLAN, and for what the cache cannot
-/// answer, hash and prefetch.
+/// answer, hash and prefetch. A frame longer than the ingress port's
+/// `max_frame_len` (for a super-frame: one of its segments) dies here as
+/// `too_large`, as a NIC drops what exceeds its MTU: it is neither learned
+/// from nor forwarded.
 // One function per phase: inlined together they spill registers.
 #[inline(never)]
 fn classify(
     ctx: &BatchContext<'_, '_>,
-    mode: &VlanMode,
-    learning: bool,
+    port: &PortConfig,
     frames: &[Frame<'_>],
     meta: &mut [Meta; BATCH_SIZE],
     hashes: &mut [Hashes; BATCH_SIZE],
     cache: &FdbCache,
 ) {
     let ingress = ctx.ingress.index() as u8;
+    let (mode, learning, max_frame_len) = (&port.vlan, port.learning, port.max_frame_len);
     for ((m, hs), f) in meta.iter_mut().zip(hashes.iter_mut()).zip(frames) {
         let parsed =
             EthernetFrame::read_l2_header(f.data()).and_then(|h| Ok((h, mode.classify(h.tag)?)));
+        let parsed = match parsed {
+            // Whole, or for a super-frame, by its largest segment; an
+            // untagged frame as if it had its tag (see `untagged_allowance`).
+            Ok((h, _))
+                if {
+                    let len = f.len() + untagged_allowance(!matches!(h.tag, TagKind::Untagged));
+                    len > max_frame_len && f.wire_len() + (len - f.len()) > max_frame_len
+                } =>
+            {
+                Err(DropReason::TooLarge)
+            }
+            p => p,
+        };
         let (h, ing) = match parsed {
             Ok(ok) => ok,
             Err(reason) => {
@@ -505,7 +534,7 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
         let untagged_ports = ports.difference(tagged_in_vlan);
         // Common case: untagged in, untagged out everywhere. Nothing to rewrite.
         if !m.tagged && tagged_ports.is_empty() {
-            let ports = self.fit_frame(ports, frame, 0);
+            let ports = self.fit_frame(ports, frame, 0, false);
             self.emit(ports, FrameRef::Rx(i), i, frame.len());
             return;
         }
@@ -529,9 +558,20 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
         } else {
             (near, far)
         };
-        let primary_ports = self.fit_frame(primary_ports, frame, primary_enc.len_delta(m.tagged));
+        let is_tagged = |e: Encoding| matches!(e, Encoding::Tagged(_));
+        let primary_ports = self.fit_frame(
+            primary_ports,
+            frame,
+            primary_enc.len_delta(m.tagged),
+            is_tagged(primary_enc),
+        );
         if !other_ports.is_empty() {
-            let other_ports = self.fit_frame(other_ports, frame, other_enc.len_delta(m.tagged));
+            let other_ports = self.fit_frame(
+                other_ports,
+                frame,
+                other_enc.len_delta(m.tagged),
+                is_tagged(other_enc),
+            );
             if !other_ports.is_empty() {
                 self.copy_out(i, frame, m.tagged, other_enc, other_ports);
             }
@@ -549,11 +589,19 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
         }
     }
 
-    /// [`Self::fit`] for `frame` re-encoded with `delta` more bytes. A frame
-    /// never puts more on the wire than its whole length, so one that fits
-    /// every port whole needs no look at its offload metadata.
+    /// [`Self::fit`] for `frame` re-encoded with `delta` more bytes, with
+    /// (`tagged`) or without an 802.1Q tag ([`untagged_allowance`]). A
+    /// frame never puts more on the wire than its whole length, so one
+    /// that fits every port whole needs no look at its offload metadata.
     #[inline(always)]
-    fn fit_frame(&mut self, ports: PortSet, frame: &Frame<'_>, delta: isize) -> PortSet {
+    fn fit_frame(
+        &mut self,
+        ports: PortSet,
+        frame: &Frame<'_>,
+        delta: isize,
+        tagged: bool,
+    ) -> PortSet {
+        let delta = delta + untagged_allowance(tagged) as isize;
         let whole = (frame.len() as isize + delta) as usize;
         if whole <= self.snap.smallest_max_frame() {
             return ports;

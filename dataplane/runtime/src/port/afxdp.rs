@@ -104,6 +104,11 @@ impl AfXdpPort {
             mtu,
             max_frame_len,
             multi_buffer,
+            frame_capacity: if multi_buffer {
+                MAX_MULTI_BUFFER_FRAME_LEN
+            } else {
+                MAX_CHUNK_FRAME_LEN
+            },
             worker,
         };
         tracing::debug!(

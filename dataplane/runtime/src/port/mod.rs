@@ -193,6 +193,23 @@ impl fmt::Display for DriverChoice {
     }
 }
 
+impl Driver {
+    /// The largest frame (without FCS, one 802.1Q tag included) the
+    /// driver carries whatever the interface's MTU, as known before a port
+    /// opens: AF_XDP a 9216-byte MTU's frame (multi-buffer sockets, where
+    /// the kernel and driver allow them: see port/afxdp.rs), the packet
+    /// driver the engine's [`MAX_FRAME_LEN`](crate::limits::MAX_FRAME_LEN)
+    /// (its receive buffers hold a whole super-frame). An open port's
+    /// [`PortStatus::frame_capacity`] is what it really got: one UMEM
+    /// chunk's frame for an AF_XDP port without multi-buffer.
+    pub fn frame_capacity(self) -> usize {
+        match self {
+            Driver::AfXdp => xsk::MAX_MULTI_BUFFER_FRAME_LEN,
+            Driver::Packet => crate::limits::MAX_FRAME_LEN,
+        }
+    }
+}
+
 impl fmt::Display for Driver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -264,6 +281,10 @@ pub struct PortStatus {
     /// AF_XDP only: frames may span several UMEM chunks (multi-buffer
     /// sockets, `XDP_USE_SG`, under vswitch's frags-aware XDP program).
     pub multi_buffer: bool,
+    /// Largest frame its sockets carry whatever the MTU
+    /// ([`Driver::frame_capacity`] of the driver it got): an MTU whose
+    /// frames (MTU + 18) exceed it cannot be carried.
+    pub frame_capacity: usize,
     /// Worker that owns it.
     pub worker: usize,
 }

@@ -49,6 +49,7 @@ impl PacketPort {
             // (Frame::wire_len), not by its total length.
             max_frame_len: mtu as usize + HEADER_LEN + VLAN_TAG_LEN,
             multi_buffer: false,
+            frame_capacity: Driver::Packet.frame_capacity(),
             worker,
         };
         tracing::debug!(port = %spec.id, iface = %spec.iface, mtu, "packet port open");
