@@ -395,33 +395,11 @@ pub fn repair_partial_checksum_frags(head: &mut [u8], frags: &[&[u8]]) -> Repair
     if frags.is_empty() {
         return repair_partial_checksum(head);
     }
-    let Ok(l) = layout(head) else {
-        return Repair::NotL4;
-    };
     let total = head.len() + frags.iter().map(|f| f.len()).sum::<usize>();
-    let end = if l.v6 {
-        get16(head, l.l3 + 4).map(|n| l.l3 + IPV6_HLEN + usize::from(n))
-    } else {
-        get16(head, l.l3 + 2).map(|n| l.l3 + usize::from(n))
+    let (l, end, field, pseudo) = match partial_field(head, total) {
+        Ok(found) => found,
+        Err(verdict) => return verdict,
     };
-    let Some(end) = end.filter(|&e| e <= total && e >= l.hdr_len) else {
-        return Repair::NotL4;
-    };
-    let offset = if l.tcp {
-        TCP_CSUM_OFFSET
-    } else {
-        UDP_CSUM_OFFSET
-    };
-    let field = l.l4 + usize::from(offset);
-    // `layout` checked the L4 header lies in `head`.
-    let Some(stored) = get16(head, field) else {
-        return Repair::NotL4;
-    };
-    let pseudo = pseudo_sum(head, &l, end - l.l4);
-    let same = stored == pseudo || (stored | pseudo == 0xffff && stored & pseudo == 0);
-    if !same || (!l.tcp && !l.v6 && stored == 0) {
-        return Repair::Untouched;
-    }
     // The L4 extent only: Ethernet padding is not part of the checksum.
     let mut left = end - l.l4;
     let mut at = 0usize;
@@ -456,32 +434,11 @@ pub fn repair_partial_checksum_frags(head: &mut [u8], frags: &[&[u8]]) -> Repair
 /// pseudo-header sum first and only a match is summed over the payload,
 /// so a correct checksum that happens to equal it is never touched.
 pub fn repair_partial_checksum(frame: &mut [u8]) -> Repair {
-    let Ok(l) = layout(frame) else {
-        return Repair::NotL4;
+    let (l, end, field, pseudo) = match partial_field(frame, frame.len()) {
+        Ok(found) => found,
+        Err(verdict) => return verdict,
     };
-    let end = if l.v6 {
-        get16(frame, l.l3 + 4).map(|n| l.l3 + IPV6_HLEN + usize::from(n))
-    } else {
-        get16(frame, l.l3 + 2).map(|n| l.l3 + usize::from(n))
-    };
-    let Some(end) = end.filter(|&e| e <= frame.len() && e >= l.hdr_len) else {
-        return Repair::NotL4;
-    };
-    let offset = if l.tcp {
-        TCP_CSUM_OFFSET
-    } else {
-        UDP_CSUM_OFFSET
-    };
-    let field = l.l4 + usize::from(offset);
-    let Some(stored) = get16(frame, field) else {
-        return Repair::NotL4;
-    };
-    let pseudo = pseudo_sum(frame, &l, end - l.l4);
-    // Ones' complement has two zeros: 0x0000 and 0xffff are the same sum.
-    let same = stored == pseudo || (stored | pseudo == 0xffff && stored & pseudo == 0);
-    if !same || (!l.tcp && !l.v6 && stored == 0) {
-        return Repair::Untouched;
-    }
+    let offset = (field - l.l4) as u16;
     let l4 = &frame[l.l4..end];
     if fold32(u32::from(pseudo) + u32::from(ones_sum(l4))) == 0xffff {
         // Already a correct checksum that happens to equal the sum.
@@ -497,6 +454,38 @@ pub fn repair_partial_checksum(frame: &mut [u8]) -> Repair {
     } else {
         Repair::NotL4
     }
+}
+
+/// What both repairs check first, on `head` (every header) of a frame of
+/// `total` bytes: its layout, the end of its L4 data, where the checksum
+/// field is, and the pseudo-header sum — or why there is nothing to
+/// repair (`NotL4`, or `Untouched` when the field does not hold the
+/// pseudo-header sum a checksum-offloading sender leaves there).
+fn partial_field(head: &[u8], total: usize) -> Result<(Layout, usize, usize, u16), Repair> {
+    let l = layout(head).map_err(|_| Repair::NotL4)?;
+    let end = if l.v6 {
+        get16(head, l.l3 + 4).map(|n| l.l3 + IPV6_HLEN + usize::from(n))
+    } else {
+        get16(head, l.l3 + 2).map(|n| l.l3 + usize::from(n))
+    };
+    let end = end
+        .filter(|&e| e <= total && e >= l.hdr_len)
+        .ok_or(Repair::NotL4)?;
+    let offset = if l.tcp {
+        TCP_CSUM_OFFSET
+    } else {
+        UDP_CSUM_OFFSET
+    };
+    let field = l.l4 + usize::from(offset);
+    // `layout` checked the L4 header lies in `head`.
+    let stored = get16(head, field).ok_or(Repair::NotL4)?;
+    let pseudo = pseudo_sum(head, &l, end - l.l4);
+    // Ones' complement has two zeros: 0x0000 and 0xffff are the same sum.
+    let same = stored == pseudo || (stored | pseudo == 0xffff && stored & pseudo == 0);
+    if !same || (!l.tcp && !l.v6 && stored == 0) {
+        return Err(Repair::Untouched);
+    }
+    Ok((l, end, field, pseudo))
 }
 
 /// Checks the L4 checksum (pseudo-header included) of an IPv4 or IPv6
