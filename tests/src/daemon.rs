@@ -248,3 +248,18 @@ impl Drop for Daemon {
         let _ = std::fs::remove_file(&self.socket);
     }
 }
+
+/// The non-zero counters of a `stats.show` object such as `drops` or
+/// `events`, as `name=value` words (for failure messages).
+pub fn nonzero_counters(counters: &Value) -> String {
+    counters
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| v.as_u64() != Some(0))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vswitch_tests::daemon::Daemon;
+use vswitch_tests::daemon::{nonzero_counters, Daemon};
 use vswitch_tests::lab::{Host, Lab};
 use vswitch_tests::{must, serial, sh, transfer};
 
@@ -56,16 +56,8 @@ fn context(d: &Daemon) -> String {
     let s = d
         .call("stats.show", json!({}))
         .map(|s| {
-            let drops: Vec<String> = s["drops"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter(|(_, v)| v.as_u64() != Some(0))
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect()
-                })
-                .unwrap_or_default();
-            format!("ports: {}\ndrops: {}", s["ports"], drops.join(" "))
+            let drops = nonzero_counters(&s["drops"]);
+            format!("ports: {}\ndrops: {}", s["ports"], drops)
         })
         .unwrap_or_else(|e| format!("stats.show failed: {e:?}"));
     format!("{s}\n--- log tail\n{}", d.log_tail(30))

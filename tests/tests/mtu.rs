@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vswitch_tests::daemon::Daemon;
+use vswitch_tests::daemon::{nonzero_counters, Daemon};
 use vswitch_tests::lab::{Host, Lab};
 use vswitch_tests::raw::{frame, is_test, RawSock};
 use vswitch_tests::{must, serial, sh, transfer, wait_until};
@@ -85,16 +85,8 @@ fn context(daemons: &[(&str, &Daemon)]) -> String {
                         );
                     }
                 }
-                let drops: Vec<String> = s["drops"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .filter(|(_, v)| v.as_u64() != Some(0))
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                o + &format!("  drops: {}\n", drops.join(" "))
+                let drops = nonzero_counters(&s["drops"]);
+                o + &format!("  drops: {}\n", drops)
             })
             .unwrap_or_else(|e| format!("  stats.show failed: {e:?}\n"));
         out += &format!(

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vswitch_tests::daemon::Daemon;
+use vswitch_tests::daemon::{nonzero_counters, Daemon};
 use vswitch_tests::lab::{Host, Lab};
 use vswitch_tests::{must, serial, sh, transfer};
 
@@ -65,16 +65,8 @@ fn summary(s: &Value) -> String {
         }
     }
     for key in ["drops", "events"] {
-        let nonzero: Vec<String> = s[key]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter(|(_, v)| v.as_u64() != Some(0))
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        out += &format!("  {key}: {}\n", nonzero.join(" "));
+        let nonzero = nonzero_counters(&s[key]);
+        out += &format!("  {key}: {}\n", nonzero);
     }
     out
 }
