@@ -23,6 +23,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 
+use crate::capture::{Capture, CaptureError, CaptureSet, Captures};
 use crate::fdb::{Fdb, FdbConfig, FdbError, FdbReader, FlushScope};
 use crate::frame::{Frame, Spares};
 use crate::limits::MAX_PORTS;
@@ -79,6 +80,7 @@ pub struct Engine {
     ports: Vec<Option<PortConfig>>,
     placement: Vec<usize>,
     statics: Vec<StaticEntry>,
+    captures: Captures,
     topology: Arc<ArcSwap<Snapshot>>,
 }
 
@@ -105,6 +107,7 @@ impl Engine {
             ports: vec![None; MAX_PORTS],
             placement: vec![0; MAX_PORTS],
             statics: Vec::new(),
+            captures: Captures::default(),
             topology: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
         }
     }
@@ -175,8 +178,32 @@ impl Engine {
             self.ports()
                 .map(|(id, _)| (id, self.placement[id.index()]))
                 .collect::<Vec<_>>(),
-        );
+        )
+        .with_captures(CaptureSet::of(self.captures.running()));
         self.topology.store(Arc::new(snap));
+    }
+
+    /// Starts `capture`: workers record into it from their next batch
+    /// (see `capture.rs`).
+    pub fn add_capture(&mut self, capture: Arc<Capture>) -> Result<(), CaptureError> {
+        self.captures.add(capture)?;
+        self.publish();
+        Ok(())
+    }
+
+    /// Ends capture `id` (a worker may still offer it the batch it is
+    /// in); `false` if it was not running.
+    pub fn remove_capture(&mut self, id: u64) -> bool {
+        let removed = self.captures.remove(id);
+        if removed {
+            self.publish();
+        }
+        removed
+    }
+
+    /// The captures running.
+    pub fn captures(&self) -> &[Arc<Capture>] {
+        self.captures.running()
     }
 
     /// Adds a port owned by `worker` (the worker whose thread transmits on
@@ -394,6 +421,11 @@ impl EngineWorker {
         S: Spares<'b> + ?Sized,
         T: Transmit + ?Sized,
     {
+        // Captures (capture.rs): one pointer test a batch when none runs.
+        let captures = snapshot.captures();
+        if let Some(c) = captures {
+            c.input(snapshot, ingress, frames);
+        }
         {
             let pinned = self.reader.pin();
             let ctx = BatchContext {
@@ -403,6 +435,9 @@ impl EngineWorker {
                 ingress,
             };
             self.pipeline.process(&ctx, frames, spares, &mut self.out);
+        }
+        if let Some(c) = captures {
+            c.decided(snapshot, ingress, frames, spares, &self.out);
         }
         tx.transmit_batch(self.out.outputs(), frames, spares);
         &self.out

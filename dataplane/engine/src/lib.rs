@@ -11,11 +11,12 @@
 //! Modules build on each other without circles: [`limits`] and [`vocab`]
 //! at the ground floor; [`wire`], [`offload`], [`vlan`], [`stats`] on
 //! them; then [`port`], [`fdb`], [`frame`], [`snapshot`]; then
-//! [`pipeline`]; then [`engine`] and [`mem`].
+//! [`pipeline`]; then [`capture`]; then [`engine`] and [`mem`].
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod capture;
 pub mod engine;
 pub mod fdb;
 pub mod frame;

@@ -39,3 +39,19 @@ pub const FDB_CAPACITY_RANGE: core::ops::RangeInclusive<usize> = 16..=16 * 1024 
 /// Largest MAC aging time in seconds (about 11.6 days). Last-seen stamps are
 /// 24-bit seconds and compared modulo 2^24; ages must stay below 2^23.
 pub const MAX_AGING_SECS: u32 = 1_000_000;
+
+/// Captures running at once. Each costs the workers a filter test per
+/// frame at its point, and its records' memory.
+pub const MAX_CAPTURES: usize = 8;
+
+/// Memory a capture's records may take: 8 MiB holds 128 frames of 64 KiB
+/// (super-frames) or 4096 of up to 2 KiB, about 5 ms of a 10 Gbit/s port
+/// for the reader to fall behind before frames are lost.
+pub const CAPTURE_BUFFER_BYTES: usize = 8 << 20;
+
+/// Fewest records a capture keeps, whatever its snap length: two batches.
+pub const CAPTURE_MIN_SLOTS: usize = 2 * BATCH_SIZE;
+
+/// Most records a capture keeps (small snap lengths), so a reader drains
+/// one in a bounded time.
+pub const CAPTURE_MAX_SLOTS: usize = 4096;

@@ -3,6 +3,9 @@
 //! precomputed here so the packet path does one indexed load per frame
 //! instead of walking port configs.
 
+use std::sync::Arc;
+
+use crate::capture::CaptureSet;
 use crate::limits::{MAX_FRAME_LEN, MAX_PORTS};
 use crate::port::PortConfig;
 use crate::vocab::{PortId, PortSet};
@@ -28,6 +31,9 @@ pub struct Snapshot {
     /// Worker owning each port (`NO_WORKER` when none): where frames for
     /// it must be handed.
     placement: Box<[u8]>,
+    /// The captures running (`capture.rs`); `None` when there are none,
+    /// the one thing a worker tests then.
+    captures: Option<Arc<CaptureSet>>,
 }
 
 const NO_WORKER: u8 = u8::MAX;
@@ -75,7 +81,20 @@ impl Snapshot {
             unknown_unicast,
             smallest_max_frame,
             placement: vec![NO_WORKER; MAX_PORTS].into_boxed_slice(),
+            captures: None,
         }
+    }
+
+    /// The same snapshot with `captures` running.
+    pub fn with_captures(mut self, captures: Option<Arc<CaptureSet>>) -> Snapshot {
+        self.captures = captures;
+        self
+    }
+
+    /// The captures running, if any.
+    #[inline(always)]
+    pub fn captures(&self) -> Option<&CaptureSet> {
+        self.captures.as_deref()
     }
 
     /// The same snapshot with ports placed on workers.
