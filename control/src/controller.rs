@@ -425,6 +425,20 @@ impl Controller {
         &self.switch
     }
 
+    /// Starts a capture (`api/capture.rs`): the workers record into it
+    /// from their next batch.
+    pub fn add_capture(
+        &mut self,
+        capture: std::sync::Arc<vswitch_dataplane::capture::Capture>,
+    ) -> Result<(), vswitch_dataplane::capture::CaptureError> {
+        self.switch.engine_mut().add_capture(capture)
+    }
+
+    /// Ends capture `id`; `false` if it was not running.
+    pub fn remove_capture(&mut self, id: u64) -> bool {
+        self.switch.engine_mut().remove_capture(id)
+    }
+
     /// `[switch]` as started, with live changes (`switch.set`).
     pub fn switch_settings(&self) -> &SwitchSettings {
         &self.switch_settings

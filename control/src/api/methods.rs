@@ -56,6 +56,7 @@ pub const METHODS: &[&str] = &[
     "config.show",
     "config.save",
     "switch.set",
+    "capture",
 ];
 
 fn params<T: DeserializeOwned>(method: &str, v: Value) -> Result<T, RpcError> {
@@ -113,6 +114,11 @@ pub struct Caller {
 /// Runs one method for `caller`.
 pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Result<Value, RpcError> {
     match method {
+        // Served by the connection's thread, which it then streams on
+        // (super::capture); not through here.
+        "capture" => Err(RpcError::params(
+            "capture streams notifications: send it as a request line on the control socket",
+        )),
         "status" => {
             let Empty {} = params(method, p)?;
             result(&status(c))

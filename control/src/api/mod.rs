@@ -3,6 +3,7 @@
 //! controller with the typed `params` and `results`, `client` is what
 //! vswitchctl uses. `docs/api.md` documents every method.
 
+pub mod capture;
 pub mod client;
 pub mod methods;
 pub mod params;

@@ -576,7 +576,16 @@ fn serve(
                 &Value::Null,
                 &RpcError::new(code::PARSE_ERROR, "parse error: empty line"),
             ),
-            Ok(Line::Complete(l)) => handle(&l, controller, caller),
+            Ok(Line::Complete(l)) => match super::capture::request(&l) {
+                // Streams on this connection until it ends (capture.rs).
+                Some(req) => {
+                    if super::capture::serve(req, &mut reader, &mut writer, controller) {
+                        continue;
+                    }
+                    return;
+                }
+                None => handle(&l, controller, caller),
+            },
             Ok(Line::TooLong) => rpc::error_response(
                 &Value::Null,
                 &RpcError::new(
