@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod capture_file;
 pub mod config;
 pub mod controller;
 pub mod link;

@@ -72,6 +72,9 @@ enum Command {
     /// Switch-wide settings that change live.
     #[command(subcommand)]
     Switch(SwitchCmd),
+    /// Records frames at a point of the pipeline into a pcapng file (- for
+    /// standard output: `vswitchctl capture --point drop -w - | tshark -r -`).
+    Capture(vswitch_control::capture_file::CaptureArgs),
     /// Prints a shell completion script (bash, zsh, fish, ...).
     Completions {
         /// The shell.
@@ -302,10 +305,13 @@ fn run(cli: Cli) -> Result<(), String> {
         );
         return Ok(());
     }
+    if let Command::Capture(args) = &cli.command {
+        return capture(&cli.socket, args, cli.json);
+    }
     let client = Client::connect(&cli.socket).map_err(|e| e.to_string())?;
     let mut ctl = Ctl { client };
     let (method, result) = match cli.command {
-        Command::Completions { .. } => unreachable!("handled above"),
+        Command::Completions { .. } | Command::Capture(_) => unreachable!("handled above"),
         Command::Top {
             interval,
             count,
@@ -412,6 +418,30 @@ fn run(cli: Cli) -> Result<(), String> {
         println!("{}", pretty(&result));
     } else {
         print!("{}", human(method, &result)?);
+    }
+    Ok(())
+}
+
+/// `capture`: the file, then a summary on standard error (standard
+/// output may be the capture).
+fn capture(
+    socket: &std::path::Path,
+    args: &vswitch_control::capture_file::CaptureArgs,
+    json: bool,
+) -> Result<(), String> {
+    let Some(end) = vswitch_control::capture_file::run(socket, args)? else {
+        return Ok(());
+    };
+    if json {
+        eprintln!("{}", serde_json::to_string(&end).map_err(|e| e.to_string())?);
+    } else {
+        eprintln!(
+            "capture {} ended ({}): {}, {} lost",
+            end.capture,
+            end.reason,
+            plural(end.frames as usize, "frame", "frames"),
+            end.lost
+        );
     }
     Ok(())
 }
