@@ -27,6 +27,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vswitch_dataplane::capture::{Capture, CaptureFilter, Point, Record};
 use vswitch_dataplane::limits::{MAX_FRAME_LEN, MAX_PORTS};
+/// Captures that may run at once (the engine's limit).
+pub use vswitch_dataplane::limits::MAX_CAPTURES;
 use vswitch_dataplane::offload::{GsoKind, Offload};
 use vswitch_dataplane::PortId;
 
