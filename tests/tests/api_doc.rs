@@ -199,6 +199,8 @@ fn api_doc_names_every_result_field() {
         ("config.save", json!({"path": d.dir.join("saved.toml")})),
         ("fdb.flush", json!({"all": true})),
         ("port.del", json!({"name": "p3"})),
+        // Answered at once; closing the connection ends it.
+        ("capture", json!({"point": "drop", "count": 1})),
     ];
     let doc = documented();
     let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
