@@ -10,10 +10,18 @@
 //!   into access, trunk and guest ports (copies for two encodings).
 //! - vlan_push_pop: learned unicast access→trunk (push) then trunk→access
 //!   (pop), 1k hosts a side.
+//! - capture/{none,input_all,output_all,input_none,output_none}: unicast/1k
+//!   with no capture, then one capture (engine/src/capture.rs) at input or
+//!   output that takes every frame or, by its MAC filter, none. Only the
+//!   batch is timed; the capture's reader drains between batches, untimed
+//!   (it runs on another thread in the daemon).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use vswitch_benches::{frame64, host, Rig, Rng};
+use vswitch_engine::capture::{Capture, CaptureFilter, Point};
 use vswitch_engine::limits::BATCH_SIZE;
 use vswitch_engine::{Disposition, PortConfig, PortId, VlanId, VlanMode};
 
@@ -176,5 +184,56 @@ fn vlan_push_pop(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, unicast, flood_mix, vlan_push_pop);
+fn capture(c: &mut Criterion) {
+    let mut g = c.benchmark_group("capture");
+    g.throughput(Throughput::Elements(BATCH_SIZE as u64));
+    let never = CaptureFilter {
+        mac: Some(vswitch_engine::Mac::new([2, 0xff, 0, 0, 0, 1])),
+        ..CaptureFilter::default()
+    };
+    let cases: [(&str, Option<(Point, CaptureFilter)>); 5] = [
+        ("none", None),
+        ("input_all", Some((Point::Input, CaptureFilter::default()))),
+        (
+            "output_all",
+            Some((Point::Output, CaptureFilter::default())),
+        ),
+        ("input_none", Some((Point::Input, never))),
+        ("output_none", Some((Point::Output, never))),
+    ];
+    for (id, (name, case)) in cases.into_iter().enumerate() {
+        let (mut rig, pairs) = unicast_rig(1_000);
+        let cap = case.map(|(point, filter)| {
+            let cap = Arc::new(Capture::new(id as u64, point, filter, 128));
+            rig.engine_mut()
+                .add_capture(Arc::clone(&cap))
+                .expect("one capture");
+            cap
+        });
+        let mut cursor = 0;
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    write_pairs(&mut rig, &pairs, &mut cursor);
+                    let t = Instant::now();
+                    black_box(rig.run(p(0)));
+                    timed += t.elapsed();
+                    if let Some(c) = &cap {
+                        c.drain(usize::MAX, |r| {
+                            black_box(r.bytes().len());
+                        });
+                    }
+                }
+                timed
+            })
+        });
+        if let Some(c) = &cap {
+            assert_eq!(c.lost(), 0, "{name}: the reader kept up");
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, unicast, flood_mix, vlan_push_pop, capture);
 criterion_main!(benches);

@@ -194,4 +194,10 @@ impl Rig {
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
+
+    /// The engine, to change (start a capture, say): batches after the
+    /// change run under what it publishes.
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
 }

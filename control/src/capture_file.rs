@@ -157,10 +157,7 @@ pub fn run(socket: &Path, args: &CaptureArgs) -> Result<Option<CaptureEnd>, Stri
         line.clear();
         if !started {
             if let Some(e) = v.get("error") {
-                return Err(e["message"]
-                    .as_str()
-                    .unwrap_or("unknown error")
-                    .to_string());
+                return Err(e["message"].as_str().unwrap_or("unknown error").to_string());
             }
             let s: CaptureStarted = serde_json::from_value(v["result"].clone())
                 .map_err(|e| format!("unexpected capture answer from vswitchd: {e}"))?;
@@ -306,7 +303,8 @@ mod tests {
             offload: None,
             data: base64::engine::general_purpose::STANDARD.encode([0xaa; 60]),
         };
-        p.frame(&frame("p1", "in", Some("tagged_on_access"))).unwrap();
+        p.frame(&frame("p1", "in", Some("tagged_on_access")))
+            .unwrap();
         p.frame(&frame("p2", "out", None)).unwrap();
         p.frame(&frame("p1", "in", None)).unwrap();
         drop(p);

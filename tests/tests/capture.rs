@@ -119,7 +119,13 @@ fn a_vlan_mismatched_frame_is_captured_at_drop_with_its_reason() {
     );
     let out = tshark_fields(
         &file,
-        &["frame.comment", "vlan.id", "vlan.priority", "frame.interface_name", "eth.src"],
+        &[
+            "frame.comment",
+            "vlan.id",
+            "vlan.priority",
+            "frame.interface_name",
+            "eth.src",
+        ],
     );
     let mac = a.mac.map(|b| format!("{b:02x}")).join(":");
     assert_eq!(
@@ -173,7 +179,11 @@ fn an_output_capture_of_a_trunk_shows_the_pushed_tag_and_pcp() {
     assert!(ok, "pipeline: {err}");
     let lines: Vec<&str> = out.lines().collect();
     // Direction 0x2 = outbound (epb_flags); no comment for a plain frame.
-    assert_eq!(lines, vec!["10|0|p2|0x00000002|", "10|5|p2|0x00000002|"], "tshark: {out}\n{err}");
+    assert_eq!(
+        lines,
+        vec!["10|0|p2|0x00000002|", "10|5|p2|0x00000002|"],
+        "tshark: {out}\n{err}"
+    );
 }
 
 #[test]

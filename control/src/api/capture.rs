@@ -26,9 +26,9 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vswitch_dataplane::capture::{Capture, CaptureFilter, Point, Record};
-use vswitch_dataplane::limits::{MAX_FRAME_LEN, MAX_PORTS};
 /// Captures that may run at once (the engine's limit).
 pub use vswitch_dataplane::limits::MAX_CAPTURES;
+use vswitch_dataplane::limits::{MAX_FRAME_LEN, MAX_PORTS};
 use vswitch_dataplane::offload::{GsoKind, Offload};
 use vswitch_dataplane::PortId;
 
@@ -310,13 +310,13 @@ fn notification<T: Serialize>(method: &str, params: &T) -> String {
 pub fn request(line: &[u8]) -> Option<Request> {
     // Cheap test first: most lines are other methods.
     if !line.windows(METHOD.len() + 2).any(|w| {
-        w.first() == Some(&b'"') && w.last() == Some(&b'"') && &w[1..w.len() - 1] == METHOD.as_bytes()
+        w.first() == Some(&b'"')
+            && w.last() == Some(&b'"')
+            && &w[1..w.len() - 1] == METHOD.as_bytes()
     }) {
         return None;
     }
-    rpc::parse_request(line)
-        .ok()
-        .filter(|r| r.method == METHOD)
+    rpc::parse_request(line).ok().filter(|r| r.method == METHOD)
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -372,12 +372,7 @@ fn prepare(
         ethertype: p.ethertype.map(|t| t.0),
     };
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let cap = Arc::new(Capture::new(
-        id,
-        p.point.into(),
-        filter,
-        snaplen as usize,
-    ));
+    let cap = Arc::new(Capture::new(id, p.point.into(), filter, snaplen as usize));
     Ok((
         cap,
         Limits {
@@ -416,7 +411,9 @@ impl Names {
         if self.by_id[id.index()].is_none() {
             let c = controller.lock().unwrap_or_else(|e| e.into_inner());
             for (i, slot) in self.by_id.iter_mut().enumerate() {
-                *slot = PortId::new(i).and_then(|p| c.port_name(p)).map(str::to_string);
+                *slot = PortId::new(i)
+                    .and_then(|p| c.port_name(p))
+                    .map(str::to_string);
             }
         }
         // A port removed meanwhile: its id.
@@ -598,15 +595,16 @@ mod tests {
         assert_eq!("2048".parse::<EtherType>().unwrap().0, 0x0800);
         assert_eq!("IPv6".parse::<EtherType>().unwrap().0, 0x86dd);
         assert!("0x10000".parse::<EtherType>().is_err());
-        assert!("ipx".parse::<EtherType>().unwrap_err().contains("ethertype"));
+        assert!("ipx"
+            .parse::<EtherType>()
+            .unwrap_err()
+            .contains("ethertype"));
         let p: CaptureParams =
             serde_json::from_value(serde_json::json!({"point": "drop", "ethertype": 2054}))
                 .unwrap();
         assert_eq!(p.ethertype, Some(EtherType(0x0806)));
-        let e = serde_json::from_value::<CaptureParams>(
-            serde_json::json!({"point": "inside"}),
-        )
-        .unwrap_err();
+        let e = serde_json::from_value::<CaptureParams>(serde_json::json!({"point": "inside"}))
+            .unwrap_err();
         assert!(e.to_string().contains("inside"), "{e}");
         let e = serde_json::from_value::<CaptureParams>(
             serde_json::json!({"point": "drop", "colour": 1}),
@@ -621,7 +619,10 @@ mod tests {
         assert_eq!(request(line).unwrap().method, "capture");
         assert!(request(br#"{"jsonrpc":"2.0","id":1,"method":"status"}"#).is_none());
         // "capture" as a value elsewhere is not the method.
-        assert!(request(br#"{"jsonrpc":"2.0","id":1,"method":"port.show","params":{"name":"capture"}}"#).is_none());
+        assert!(request(
+            br#"{"jsonrpc":"2.0","id":1,"method":"port.show","params":{"name":"capture"}}"#
+        )
+        .is_none());
     }
 
     #[test]

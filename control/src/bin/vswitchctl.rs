@@ -433,7 +433,10 @@ fn capture(
         return Ok(());
     };
     if json {
-        eprintln!("{}", serde_json::to_string(&end).map_err(|e| e.to_string())?);
+        eprintln!(
+            "{}",
+            serde_json::to_string(&end).map_err(|e| e.to_string())?
+        );
     } else {
         eprintln!(
             "capture {} ended ({}): {}, {} lost",
