@@ -251,9 +251,15 @@
 #define VSW_DROP_LINK_DOWN 16
 
 /**
+ * Over a port's traffic shaping limits (the daemon's per-port shaping);
+ * never produced by this library, listed so counter ids stay the same.
+ */
+#define VSW_DROP_SHAPED 17
+
+/**
  * Number of drop reasons: valid reasons are `0..VSW_DROP_COUNT`.
  */
-#define VSW_DROP_COUNT 17
+#define VSW_DROP_COUNT 18
 
 /**
  * Event: frames sent to one learned port (promiscuous copies included).

@@ -77,6 +77,7 @@ pub(crate) fn drop_code(r: DropReason) -> i32 {
         DropReason::Truncated => VSW_DROP_TRUNCATED,
         DropReason::BadOffload => VSW_DROP_BAD_OFFLOAD,
         DropReason::LinkDown => VSW_DROP_LINK_DOWN,
+        DropReason::Shaped => VSW_DROP_SHAPED,
     }
 }
 
@@ -106,6 +107,7 @@ pub(crate) fn drop_name(r: DropReason) -> &'static CStr {
         DropReason::Truncated => c"truncated",
         DropReason::BadOffload => c"bad_offload",
         DropReason::LinkDown => c"link_down",
+        DropReason::Shaped => c"shaped",
     }
 }
 

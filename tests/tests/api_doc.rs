@@ -173,7 +173,9 @@ fn api_doc_names_every_result_field() {
         ("port.show", json!({"name": "p2"})),
         (
             "port.add",
-            json!({"name": "p3", "iface": tap, "vlan_mode": "trunk", "vlan": 20, "trunk_vlans": "20,30", "worker": 0, "create": "tap", "owner": 0, "mtu": 1500}),
+            json!({"name": "p3", "iface": tap, "vlan_mode": "trunk", "vlan": 20, "trunk_vlans": "20,30", "worker": 0, "create": "tap", "owner": 0, "mtu": 1500,
+                "shaping": {"ingress": {"average_bps": 1_000_000, "peak_bps": 2_000_000, "burst_bytes": 10_000},
+                            "egress": {"average_bps": 1_000_000, "peak_bps": 2_000_000, "burst_bytes": 10_000}}}),
         ),
         ("port.show", json!({"name": "p3"})),
         ("port.list", json!({})),

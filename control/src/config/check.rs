@@ -237,9 +237,12 @@ fn check_ports(
                 format!("interface {} is already used by another port", p.iface),
             ));
         }
-        let config = p
-            .engine_config()
-            .map_err(|e| err(e.key, format!("{label}.{}", e.key), e.message))?;
+        let config = p.engine_config().map_err(|e| {
+            // A nested key (`shaping.egress.peak_bps`) is found by its path.
+            let mut path = vec![Seg::Key("port"), Seg::Index(i)];
+            path.extend(e.key.split('.').map(Seg::Key));
+            at(src, &path, format!("{label}.{}", e.key), e.message)
+        })?;
         // A driver named outright: whether it carries the mtu needs no
         // interface (`auto` is the probe's: it depends on the interface).
         let named = match p.driver {

@@ -530,3 +530,73 @@ fn mtu_key_is_range_checked_and_refused_where_the_driver_cannot_carry_it() {
         parse(ok).and_then(|f| check(f, Some(ok))).unwrap();
     }
 }
+
+#[test]
+fn shaping_tables_are_read_checked_and_written_back() {
+    let port = "[[port]]\nname = \"a\"\niface = \"x\"\nvlan = 1\n\n";
+    let src = format!(
+        "{port}[port.shaping.egress]\naverage_bps = 20_000_000\npeak_bps = 40_000_000\nburst_bytes = 250_000\n\n\
+         [port.shaping.ingress]\naverage_bps = 1_000_000\n"
+    );
+    let v = check(parse(&src).unwrap(), Some(&src)).unwrap();
+    let c = &v.ports[0].config.shaping;
+    let e = c.egress.as_ref().unwrap().params();
+    assert_eq!(
+        (e.average_bps(), e.peak_bps(), e.burst_bytes()),
+        (20_000_000, Some(40_000_000), 250_000)
+    );
+    let i = c.ingress.as_ref().unwrap().params();
+    assert_eq!((i.peak_bps(), i.burst_bytes()), (None, 12_500), "defaults");
+    let text = to_toml(&v.file());
+    assert!(text.contains("[port.shaping.egress]"), "{text}");
+    assert_eq!(parse(&text).unwrap(), v.file());
+    for (table, key, line, msg) in [
+        (
+            "[port.shaping.egress]\naverage_bps = 1000\nburst = 5\n",
+            "port \"a\".shaping.egress.burst",
+            8,
+            "unknown field `burst`",
+        ),
+        (
+            "[port.shaping.egress]\naverage_bps = 0\n",
+            "port \"a\".shaping.egress.average_bps",
+            7,
+            "0 is not a positive number",
+        ),
+        (
+            "[port.shaping.ingress]\naverage_bps = -1\n",
+            "port \"a\".shaping.ingress.average_bps",
+            7,
+            "-1 is not a positive number",
+        ),
+        (
+            "[port.shaping.egress]\naverage_bps = 2_000_000\npeak_bps = 1_000_000\n",
+            "port \"a\".shaping.egress.peak_bps",
+            8,
+            "peak 1000000 bits/s is below the average 2000000 bits/s",
+        ),
+        (
+            "[port.shaping.egress]\npeak_bps = 1_000_000\n",
+            "port \"a\".shaping.egress.average_bps",
+            6,
+            "required",
+        ),
+        (
+            "[port.shaping.egress]\naverage_bps = 1_000_000\nburst_bytes = 2_000_000_000\n",
+            "port \"a\".shaping.egress.burst_bytes",
+            8,
+            "out of range",
+        ),
+        (
+            "[port.shaping.sideways]\naverage_bps = 1000\n",
+            "port \"a\".shaping.sideways",
+            6,
+            "unknown field `sideways`",
+        ),
+    ] {
+        let src = format!("{port}{table}");
+        let e = check_err(&src);
+        assert_eq!((e.key.as_str(), e.line), (key, Some(line)), "{table}: {e}");
+        assert!(e.message.contains(msg), "{table}: {e}");
+    }
+}

@@ -7,6 +7,8 @@
 //! - [`port`]: a port's settings ([`port::PortSettings`]), the partial
 //!   update `port.set` applies ([`port::PortPatch`]) and the conversion
 //!   into the engine's port configuration.
+//! - [`shaping`]: a port's traffic shaping (`[port.shaping.egress]`) and
+//!   `port.set`'s change to it.
 //! - [`switch`]: the `[switch]` and `[fdb]` settings and static FDB
 //!   entries.
 //!
@@ -15,5 +17,6 @@
 //! in `apply`), and its entry in `docs/api.md`.
 
 pub mod port;
+pub mod shaping;
 pub mod switch;
 pub mod value;

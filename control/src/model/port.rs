@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use vswitch_dataplane::port::{Driver, DriverChoice};
 use vswitch_dataplane::{PortConfig, VlanMode, VlanSet};
 
+use super::shaping::{Shaping, ShapingPatch};
 use super::value::{present, Change, Mtu, Vlan, VlanList};
 
 /// `vlan_mode`
@@ -141,6 +142,10 @@ pub struct PortSettings {
     /// Set only when the port is added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<Owner>,
+    /// Traffic shaping per direction (`[port.shaping.egress]`,
+    /// model/shaping.rs); unset: none.
+    #[serde(default, skip_serializing_if = "Shaping::is_off")]
+    pub shaping: Shaping,
 }
 
 /// `create`: the kind of interface vswitchd makes for a port.
@@ -274,6 +279,7 @@ impl PortSettings {
             create: None,
             owner: None,
             mtu: None,
+            shaping: Shaping::default(),
         }
     }
 
@@ -332,6 +338,7 @@ impl PortSettings {
         c.promiscuous = self.promiscuous;
         c.learning = self.learning;
         c.flood_unknown_unicast = self.flood_unknown_unicast;
+        c.shaping = self.shaping.engine()?;
         Ok(c)
     }
 
@@ -370,6 +377,7 @@ impl PortSettings {
                     (Some(c), Some(o)) => format!("{c} ({o})"),
                 },
             ),
+            ("shaping", "SHAPING", self.shaping.cell()),
             ("driver", "DRIVER", self.driver.to_string()),
         ]
     }
@@ -437,6 +445,11 @@ pub struct PortPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub mtu: Option<Change<Mtu>>,
+    /// Traffic shaping: nested in JSON as in the file, flat flags
+    /// (`--shaping-egress-average-bps`) on the command line.
+    #[command(flatten)]
+    #[serde(default, skip_serializing_if = "ShapingPatch::is_empty")]
+    pub shaping: ShapingPatch,
 }
 
 impl PortPatch {
@@ -502,6 +515,7 @@ impl PortPatch {
         if let Some(m) = &self.mtu {
             s.mtu = m.clone().into_option();
         }
+        self.shaping.apply(&mut s.shaping);
     }
 }
 

@@ -230,10 +230,12 @@ impl Engine {
     pub fn set_port(
         &mut self,
         id: PortId,
-        config: PortConfig,
+        mut config: PortConfig,
         now: u32,
     ) -> Result<bool, EngineError> {
         let old = self.port(id).ok_or(EngineError::NoPort(id))?;
+        // Shapers whose limits stay keep their buckets.
+        config.shaping.keep_state(&old.shaping);
         if let Some(s) = self
             .statics
             .iter()
@@ -381,6 +383,12 @@ impl EngineWorker {
     #[inline]
     pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
         self.topology.load()
+    }
+
+    /// Replaces the clock of the shapers (crate::shaping): tests drive
+    /// time by hand.
+    pub fn set_clock(&mut self, clock: fn() -> u64) {
+        self.pipeline.set_clock(clock);
     }
 
     /// The counters this worker publishes into.

@@ -10,7 +10,7 @@
 //!
 //! Modules build on each other without circles: [`limits`] and [`vocab`]
 //! at the ground floor; [`wire`], [`offload`], [`vlan`], [`stats`] on
-//! them; then [`port`], [`fdb`], [`frame`], [`snapshot`]; then
+//! them; then [`shaping`], [`port`], [`fdb`], [`frame`], [`snapshot`]; then
 //! [`pipeline`]; then [`capture`]; then [`engine`] and [`mem`].
 
 #![deny(missing_docs)]
@@ -25,6 +25,7 @@ pub mod mem;
 pub mod offload;
 pub mod pipeline;
 pub mod port;
+pub mod shaping;
 pub mod snapshot;
 pub mod stats;
 pub mod vlan;

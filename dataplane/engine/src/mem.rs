@@ -138,6 +138,11 @@ impl MemSwitch {
         self.now = now;
     }
 
+    /// Sets the shapers' clock (nanoseconds; crate::shaping).
+    pub fn set_clock(&mut self, clock: fn() -> u64) {
+        self.worker.set_clock(clock);
+    }
+
     /// Counters of this switch's worker.
     pub fn stats(&self) -> &WorkerStats {
         self.worker.stats()

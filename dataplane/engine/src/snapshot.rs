@@ -28,6 +28,10 @@ pub struct Snapshot {
     promiscuous: PortSet,
     unknown_unicast: PortSet,
     smallest_max_frame: usize,
+    /// Ports with egress shaping, and the length up to which a frame
+    /// skips the per-port output checks (see [`Snapshot::egress_fast_len`]).
+    shaped_egress: PortSet,
+    egress_fast_len: usize,
     /// Worker owning each port (`NO_WORKER` when none): where frames for
     /// it must be handed.
     placement: Box<[u8]>,
@@ -55,6 +59,7 @@ impl Snapshot {
         let mut promiscuous = PortSet::EMPTY;
         let mut unknown_unicast = PortSet::EMPTY;
         let mut smallest_max_frame = MAX_FRAME_LEN;
+        let mut shaped_egress = PortSet::EMPTY;
         for (i, cfg) in table.iter().enumerate() {
             let (Some(cfg), Some(id)) = (cfg, PortId::new(i)) else {
                 continue;
@@ -73,6 +78,9 @@ impl Snapshot {
                 unknown_unicast.insert(id);
             }
             smallest_max_frame = smallest_max_frame.min(cfg.max_frame_len);
+            if cfg.shaping.egress.is_some() {
+                shaped_egress.insert(id);
+            }
         }
         Snapshot {
             ports: table.into_boxed_slice(),
@@ -80,6 +88,12 @@ impl Snapshot {
             promiscuous,
             unknown_unicast,
             smallest_max_frame,
+            shaped_egress,
+            egress_fast_len: if shaped_egress.is_empty() {
+                smallest_max_frame
+            } else {
+                0
+            },
             placement: vec![NO_WORKER; MAX_PORTS].into_boxed_slice(),
             captures: None,
         }
@@ -152,6 +166,21 @@ impl Snapshot {
     #[inline]
     pub fn smallest_max_frame(&self) -> usize {
         self.smallest_max_frame
+    }
+
+    /// Ports whose egress is shaped.
+    #[inline]
+    pub fn shaped_egress(&self) -> PortSet {
+        self.shaped_egress
+    }
+
+    /// Frames no longer than this skip every per-port output check: the
+    /// size check ([`Snapshot::smallest_max_frame`]) and, being 0 while any
+    /// port's egress is shaped, shaping. So unshaped switches pay nothing
+    /// for shaping per frame.
+    #[inline]
+    pub fn egress_fast_len(&self) -> usize {
+        self.egress_fast_len
     }
 }
 

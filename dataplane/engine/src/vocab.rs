@@ -247,6 +247,9 @@ counter_enum! {
         /// failed with ENETDOWN/ENXIO, or the link watcher saw it go);
         /// counted per port, the frame is not queued.
         LinkDown => "link_down",
+        /// Over the port's traffic shaping limits (dataplane/engine/src/shaping.rs):
+        /// on receipt (counted rx) or at output (counted per port, tx).
+        Shaped => "shaped",
     }
 }
 

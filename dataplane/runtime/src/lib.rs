@@ -15,7 +15,8 @@ pub mod switch;
 pub mod worker;
 
 pub use vswitch_engine::{
-    capture, engine, fdb, frame, limits, mem, offload, pipeline, snapshot, stats, vlan, vocab, wire,
+    capture, engine, fdb, frame, limits, mem, offload, pipeline, shaping, snapshot, stats, vlan,
+    vocab, wire,
 };
 pub use vswitch_engine::{
     Disposition, DropReason, Encoding, Engine, EngineError, Event, Fdb, FdbConfig, FdbEntry,

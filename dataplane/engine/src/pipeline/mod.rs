@@ -15,6 +15,7 @@
 //! Nothing here allocates, locks or returns an error.
 
 mod cache;
+mod shape;
 
 use cache::FdbCache;
 
@@ -189,6 +190,9 @@ pub struct Pipeline {
     cache: FdbCache,
     counters: BatchCounters,
     stats: std::sync::Arc<crossbeam_utils::CachePadded<WorkerStats>>,
+    /// Nanoseconds for the shapers, read at most once per batch and only
+    /// when a shaped port is involved (crate::shaping).
+    clock: fn() -> u64,
 }
 
 impl Default for Pipeline {
@@ -206,7 +210,13 @@ impl Pipeline {
             cache: FdbCache::default(),
             counters: BatchCounters::default(),
             stats,
+            clock: crate::shaping::monotonic_ns,
         }
+    }
+
+    /// Replaces the shapers' clock (tests drive time by hand).
+    pub fn set_clock(&mut self, clock: fn() -> u64) {
+        self.clock = clock;
     }
 
     /// Counters this pipeline publishes into.
@@ -248,6 +258,9 @@ impl Pipeline {
                     &mut self.hashes,
                     &self.cache,
                 );
+                if let Some(shaper) = &port.shaping.ingress {
+                    shape::ingress(shaper, (self.clock)(), frames, &mut self.meta[..n]);
+                }
                 // Phase 1's cache answers stay good unless phase 2 learned.
                 let mut learned = false;
                 if learning {
@@ -264,6 +277,8 @@ impl Pipeline {
                     counters: &mut self.counters,
                     out,
                     spares,
+                    clock: self.clock,
+                    now_ns: None,
                 };
                 forward(
                     ctx,
@@ -510,6 +525,9 @@ struct Egress<'o, S: ?Sized> {
     counters: &'o mut BatchCounters,
     out: &'o mut BatchOutput,
     spares: &'o mut S,
+    clock: fn() -> u64,
+    /// The clock, once read in this batch.
+    now_ns: Option<u64>,
 }
 
 impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
@@ -593,6 +611,8 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
     /// (`tagged`) or without an 802.1Q tag ([`untagged_allowance`]). A
     /// frame never puts more on the wire than its whole length, so one
     /// that fits every port whole needs no look at its offload metadata.
+    /// While any port's egress is shaped every frame takes the slow path,
+    /// which also shapes ([`Snapshot::egress_fast_len`]).
     #[inline(always)]
     fn fit_frame(
         &mut self,
@@ -601,12 +621,15 @@ impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
         delta: isize,
         tagged: bool,
     ) -> PortSet {
+        let encoded = delta;
         let delta = delta + untagged_allowance(tagged) as isize;
         let whole = (frame.len() as isize + delta) as usize;
-        if whole <= self.snap.smallest_max_frame() {
+        if whole <= self.snap.egress_fast_len() {
             return ports;
         }
-        self.fit(ports, (frame.wire_len() as isize + delta) as usize)
+        let ports = self.fit(ports, (frame.wire_len() as isize + delta) as usize);
+        // Shapers count what leaves: the frame in its output encoding.
+        self.shape(ports, (frame.len() as isize + encoded) as usize)
     }
 
     /// Drops (counted per port) the ports of `ports` that cannot take a
