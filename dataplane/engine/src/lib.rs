@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod port;
 pub mod snapshot;
 pub mod stats;
+pub mod trace;
 pub mod vlan;
 pub mod vocab;
 pub mod wire;
