@@ -56,6 +56,7 @@ pub const METHODS: &[&str] = &[
     "config.show",
     "config.save",
     "switch.set",
+    "trace",
 ];
 
 fn params<T: DeserializeOwned>(method: &str, v: Value) -> Result<T, RpcError> {
@@ -247,6 +248,10 @@ pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Resul
                 polling: s.polling,
                 max_sleep_us: s.max_sleep_us,
             })
+        }
+        "trace" => {
+            let t: super::trace::TraceParams = params(method, p)?;
+            result(&super::trace::run(c, &t)?)
         }
         _ => Err(RpcError::new(
             code::METHOD_NOT_FOUND,

@@ -10,3 +10,4 @@ pub mod prometheus;
 pub mod results;
 pub mod rpc;
 pub mod server;
+pub mod trace;
