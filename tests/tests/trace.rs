@@ -301,12 +301,30 @@ fn trace_agrees_with_the_switch() {
         "6",
     ]);
     assert!(ok, "vswitchctl trace: {err}");
+    eprintln!("vswitchctl trace:\n{out}");
     assert!(
         out.contains("classify: tagged 10 on a trunk, 10 in trunk_vlans 10,20 -> VLAN 10")
             && out.contains("FDB hit on p3")
             && out.contains("-> p3: keep tag VID 10 PCP 6"),
         "{out}"
     );
+    let (ok, out, err) = rig.d.ctl(&[
+        "trace",
+        "--port",
+        "p2",
+        "--dst",
+        &mac_str(bc),
+        "--src",
+        &mac_str(b),
+        "--vlan",
+        "40",
+    ]);
+    assert!(ok, "vswitchctl trace: {err}");
+    assert!(
+        out.contains("(setting: port p2 trunk_vlans = \"10,20\")"),
+        "{out}"
+    );
+    eprintln!("vswitchctl trace:\n{out}");
     let j = rig.d.ctl_json(&[
         "trace",
         "--port",
