@@ -64,13 +64,12 @@ impl Rig {
         // What the trace says each port gets: (PCP, VID) or untagged.
         let mut want: BTreeMap<String, Option<(u8, u16)>> = BTreeMap::new();
         for o in t["outputs"].as_array().expect("outputs") {
-            let tag = match o["tag"].as_object() {
-                Some(tg) => Some((
+            let tag = o["tag"].as_object().map(|tg| {
+                (
                     tg["pcp"].as_u64().unwrap() as u8,
                     tg["vid"].as_u64().unwrap() as u16,
-                )),
-                None => None,
-            };
+                )
+            });
             want.insert(o["port"].as_str().unwrap().to_string(), tag);
         }
         let reason = t["drop"]["reason"].as_str().map(str::to_string);
