@@ -4,7 +4,8 @@
 //! socket, then the same bytes are sent from the ingress host through a
 //! raw socket: exactly the ports the trace named receive it, with the tag
 //! the trace said (pushed, popped or kept), and a traced drop is a drop
-//! whose counter goes up. Also: the trace learns nothing, vswitchctl
+//! whose counter goes up; a port whose link is down is named as such
+//! and its copy counted as `link_down`. Also: the trace learns nothing, vswitchctl
 //! prints the steps, and bad input gets a clear error. Run as root.
 
 use std::collections::BTreeMap;
@@ -284,6 +285,35 @@ fn trace_agrees_with_the_switch() {
         b"c9",
     );
     assert_eq!(t["drop"]["reason"], "untagged_no_native");
+
+    // Link down: the engine still picks p4 (VLAN 20), the worker drops
+    // the copy; the trace says so and the link_down counter goes up.
+    vswitch_tests::must("ip", &["link", "set", &h4.port_if, "down"]);
+    assert!(
+        wait_until(5.0, || rig
+            .d
+            .call("port.show", json!({"name": "p4"}))
+            .is_ok_and(|p| p["link"] == "down")),
+        "p4's link is seen down"
+    );
+    let before = rig.drops("link_down");
+    let t = rig.check(
+        "link down",
+        "p2",
+        &frame(bc, b, Some((0, 20)), b"ca"),
+        b"ca",
+    );
+    let p4 = t["excluded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["port"] == "p4")
+        .expect("p4 excluded");
+    assert_eq!(p4["reason"], "link_down", "{t}");
+    assert!(
+        wait_until(2.0, || rig.drops("link_down") > before),
+        "the copy for p4 is counted as link_down"
+    );
 
     // vswitchctl: the steps, from fields.
     let (ok, out, err) = rig.d.ctl(&[
