@@ -133,6 +133,15 @@ fn collect(v: &Value, prefix: &str, doc: &BTreeSet<String>, out: &mut BTreeSet<S
     }
 }
 
+/// A host's MAC as the API writes it.
+fn mac(h: &vswitch_tests::lab::Host) -> String {
+    h.mac
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// Calls every method the way a user would, so that every documented
 /// field shows up at least once (optional ones included).
 #[test]
@@ -184,6 +193,23 @@ fn api_doc_names_every_result_field() {
             json!({"name": "p3", "vlan": null, "promiscuous": true}),
         ),
         ("port.set", json!({"name": "p3", "vlan": 30})),
+        // trace: a known destination (the static entry on p1) from a
+        // source learned on p1 (moves); a flood that gets a tag pushed on
+        // p2, once p2 has no native VLAN; a drop with the setting that
+        // caused it.
+        (
+            "trace",
+            json!({"port": "p2", "dst": "02:00:00:00:99:01", "src": mac(&a), "vlan": 10, "pcp": 3}),
+        ),
+        ("port.set", json!({"name": "p2", "vlan": null})),
+        (
+            "trace",
+            json!({"port": "p1", "dst": "ff:ff:ff:ff:ff:ff", "src": mac(&a)}),
+        ),
+        (
+            "trace",
+            json!({"port": "p1", "frame": "ffffffffffff 020000000001 8100 0014 88b5"}),
+        ),
         (
             "fdb.add",
             json!({"mac": "02:00:00:00:99:02", "vlan": 20, "port": "p3"}),

@@ -57,6 +57,7 @@ pub const METHODS: &[&str] = &[
     "config.save",
     "switch.set",
     "capture",
+    "trace",
 ];
 
 fn params<T: DeserializeOwned>(method: &str, v: Value) -> Result<T, RpcError> {
@@ -253,6 +254,10 @@ pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Resul
                 polling: s.polling,
                 max_sleep_us: s.max_sleep_us,
             })
+        }
+        "trace" => {
+            let t: super::trace::TraceParams = params(method, p)?;
+            result(&super::trace::run(c, &t)?)
         }
         _ => Err(RpcError::new(
             code::METHOD_NOT_FOUND,

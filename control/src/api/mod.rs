@@ -11,3 +11,4 @@ pub mod prometheus;
 pub mod results;
 pub mod rpc;
 pub mod server;
+pub mod trace;

@@ -20,6 +20,7 @@ use vswitch_control::api::results::{
     Cleared, EntryType, FdbAdded, FdbDeleted, FdbPage, FdbRow, Flushed, PortDeleted, PortDetail,
     PortInfo, PrometheusText, Saved, Stats, Status, SwitchLive,
 };
+use vswitch_control::api::trace;
 use vswitch_control::config::{self, ConfigFile, DEFAULT_SOCKET};
 use vswitch_control::model::port::{CreateKind, Owner, PortPatch, PortSettings};
 use vswitch_control::model::switch::{PollingMode, StaticEntry, SwitchPatch};
@@ -75,6 +76,31 @@ enum Command {
     /// Records frames at a point of the pipeline into a pcapng file (- for
     /// standard output: `vswitchctl capture --point drop -w - | tshark -r -`).
     Capture(vswitch_control::capture_file::CaptureArgs),
+    /// Where would this frame go? Runs it through the switch's pipeline
+    /// (nothing learned, nothing sent) and prints each step.
+    Trace {
+        /// The port it arrives on.
+        #[arg(long)]
+        port: String,
+        /// The whole frame as hex (no FCS).
+        #[arg(long, value_name = "HEX", conflicts_with_all = ["dst", "src", "vlan", "pcp", "ethertype"])]
+        frame: Option<String>,
+        /// Destination MAC.
+        #[arg(long, required_unless_present = "frame")]
+        dst: Option<MacAddr>,
+        /// Source MAC.
+        #[arg(long, required_unless_present = "frame")]
+        src: Option<MacAddr>,
+        /// An 802.1Q tag with this VID (0: priority tag).
+        #[arg(long)]
+        vlan: Option<i64>,
+        /// The tag's PCP.
+        #[arg(long, requires = "vlan")]
+        pcp: Option<i64>,
+        /// EtherType (0x0800 or decimal; default 0x88b5).
+        #[arg(long, value_parser = trace::parse_ethertype)]
+        ethertype: Option<i64>,
+    },
     /// Prints a shell completion script (bash, zsh, fish, ...).
     Completions {
         /// The shell.
@@ -319,6 +345,26 @@ fn run(cli: Cli) -> Result<(), String> {
         } => {
             return top(&mut ctl, interval, count, batch || cli.json);
         }
+        Command::Trace {
+            port,
+            frame,
+            dst,
+            src,
+            vlan,
+            pcp,
+            ethertype,
+        } => {
+            let p = trace::TraceParams {
+                port,
+                frame,
+                dst,
+                src,
+                vlan,
+                pcp,
+                ethertype,
+            };
+            ("trace", ctl.call("trace", &p)?)
+        }
         Command::Status => ("status", ctl.call("status", &Empty {})?),
         Command::Port(PortCmd::List) => ("port.list", ctl.call("port.list", &Empty {})?),
         Command::Port(PortCmd::Show { name }) => {
@@ -559,6 +605,7 @@ fn human(method: &str, r: &Value) -> Result<String, String> {
         }
         "config.show" => config::to_toml(&typed::<ConfigFile>(method, r)?),
         "config.save" => format!("saved to {}\n", typed::<Saved>(method, r)?.path),
+        "trace" => trace::human(&typed(method, r)?),
         _ => pretty(r) + "\n",
     })
 }

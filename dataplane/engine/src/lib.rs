@@ -28,6 +28,7 @@ pub mod port;
 pub mod shaping;
 pub mod snapshot;
 pub mod stats;
+pub mod trace;
 pub mod vlan;
 pub mod vocab;
 pub mod wire;

@@ -254,6 +254,11 @@ impl BatchCounters {
         self.events[event as usize] += n;
     }
 
+    /// This batch's counts for `port`.
+    pub fn port(&self, port: PortId) -> PortTotals {
+        self.ports[port.index()]
+    }
+
     /// This batch's drops for `reason`.
     pub fn drops(&self, reason: DropReason) -> u64 {
         self.drops[reason as usize]

@@ -18,6 +18,8 @@ pub use vswitch_engine::{
     capture, engine, fdb, frame, limits, mem, offload, pipeline, shaping, snapshot, stats, vlan,
     vocab, wire,
 };
+// One frame through the pipeline, for `trace` (kept apart: one line to merge).
+pub use vswitch_engine::trace;
 pub use vswitch_engine::{
     Disposition, DropReason, Encoding, Engine, EngineError, Event, Fdb, FdbConfig, FdbEntry,
     FdbError, FlushScope, Frame, Mac, PortConfig, PortId, PortSet, Snapshot, StaticEntry, Tci,

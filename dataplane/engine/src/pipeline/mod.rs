@@ -15,9 +15,11 @@
 //! Nothing here allocates, locks or returns an error.
 
 mod cache;
+mod observe;
 mod shape;
 
 use cache::FdbCache;
+pub use observe::{Classified, NoObserver, Observer};
 
 use crate::fdb::{key_of, Hashed, Learn, Pinned};
 use crate::frame::{Encoding, Frame, Spares};
@@ -232,12 +234,26 @@ impl Pipeline {
     /// Switches up to [`BATCH_SIZE`] frames received on `ctx.ingress`
     /// (frames past that are left untouched and unreported). Copies for a
     /// second encoding go into `spares`, asked for one at a time.
+    #[inline]
     pub fn process<'b, S: Spares<'b> + ?Sized>(
         &mut self,
         ctx: &BatchContext<'_, '_>,
         frames: &mut [Frame<'_>],
         spares: &mut S,
         out: &mut BatchOutput,
+    ) {
+        self.process_observed(ctx, frames, spares, out, &mut NoObserver);
+    }
+
+    /// [`Pipeline::process`] with `obs` told each decision (see
+    /// [`Observer`]); learning only if [`Observer::LEARNS`].
+    pub fn process_observed<'b, S: Spares<'b> + ?Sized, O: Observer>(
+        &mut self,
+        ctx: &BatchContext<'_, '_>,
+        frames: &mut [Frame<'_>],
+        spares: &mut S,
+        out: &mut BatchOutput,
+        obs: &mut O,
     ) {
         out.clear();
         self.counters.clear();
@@ -257,13 +273,14 @@ impl Pipeline {
                     &mut self.meta,
                     &mut self.hashes,
                     &self.cache,
+                    obs,
                 );
-                if let Some(shaper) = &port.shaping.ingress {
+                if let (true, Some(shaper)) = (O::LEARNS, &port.shaping.ingress) {
                     shape::ingress(shaper, (self.clock)(), frames, &mut self.meta[..n]);
                 }
                 // Phase 1's cache answers stay good unless phase 2 learned.
                 let mut learned = false;
-                if learning {
+                if learning && O::LEARNS {
                     learned = learn(
                         ctx,
                         &self.meta[..n],
@@ -279,6 +296,7 @@ impl Pipeline {
                     spares,
                     clock: self.clock,
                     now_ns: None,
+                    shapes: O::LEARNS,
                 };
                 forward(
                     ctx,
@@ -288,6 +306,7 @@ impl Pipeline {
                     &mut self.cache,
                     learned,
                     &mut egress,
+                    obs,
                 );
             }
             None => {
@@ -322,17 +341,23 @@ fn untagged_allowance(tagged: bool) -> usize {
 /// from nor forwarded.
 // One function per phase: inlined together they spill registers.
 #[inline(never)]
-fn classify(
+fn classify<O: Observer>(
     ctx: &BatchContext<'_, '_>,
     port: &PortConfig,
     frames: &[Frame<'_>],
     meta: &mut [Meta; BATCH_SIZE],
     hashes: &mut [Hashes; BATCH_SIZE],
     cache: &FdbCache,
+    obs: &mut O,
 ) {
     let ingress = ctx.ingress.index() as u8;
     let (mode, learning, max_frame_len) = (&port.vlan, port.learning, port.max_frame_len);
-    for ((m, hs), f) in meta.iter_mut().zip(hashes.iter_mut()).zip(frames) {
+    for (i, ((m, hs), f)) in meta
+        .iter_mut()
+        .zip(hashes.iter_mut())
+        .zip(frames)
+        .enumerate()
+    {
         let parsed =
             EthernetFrame::read_l2_header(f.data()).and_then(|h| Ok((h, mode.classify(h.tag)?)));
         let parsed = match parsed {
@@ -355,6 +380,7 @@ fn classify(
                     drop: Some(reason),
                     ..Meta::default()
                 };
+                obs.classified(i, Err(reason));
                 continue;
             }
         };
@@ -376,6 +402,15 @@ fn classify(
             dst_hashed,
             dst_port,
         };
+        obs.classified(
+            i,
+            Ok(Classified {
+                vlan: ing.vlan,
+                tci: ing.tci,
+                tagged: m.tagged,
+                learn,
+            }),
+        );
         if learn {
             hs.src = ctx.fdb.hash_key(src_key);
             ctx.fdb.prefetch(&hs.src);
@@ -435,7 +470,8 @@ fn learn(
 /// Phase 3: look up, decide, and hand each frame to egress.
 // One function per phase: inlined together they spill registers.
 #[inline(never)]
-fn forward<'b, S: Spares<'b> + ?Sized>(
+#[allow(clippy::too_many_arguments)]
+fn forward<'b, S: Spares<'b> + ?Sized, O: Observer>(
     ctx: &BatchContext<'_, '_>,
     meta: &mut [Meta],
     hashes: &mut [Hashes; BATCH_SIZE],
@@ -443,6 +479,7 @@ fn forward<'b, S: Spares<'b> + ?Sized>(
     cache: &mut FdbCache,
     cache_changed: bool,
     eg: &mut Egress<'_, S>,
+    obs: &mut O,
 ) {
     let ingress = ctx.ingress;
     let snap = ctx.snapshot;
@@ -485,6 +522,7 @@ fn forward<'b, S: Spares<'b> + ?Sized>(
                     port
                 }
             };
+            obs.destination(i, found);
             match found {
                 Some(q) if q == ingress => {
                     eg.drop(ingress, DropReason::SamePort);
@@ -528,6 +566,9 @@ struct Egress<'o, S: ?Sized> {
     clock: fn() -> u64,
     /// The clock, once read in this batch.
     now_ns: Option<u64>,
+    /// Whether shapers are charged ([`Observer::LEARNS`]: a trace leaves
+    /// their tokens alone).
+    shapes: bool,
 }
 
 impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {

@@ -38,7 +38,7 @@ impl<S: ?Sized> Egress<'_, S> {
     #[inline]
     pub(super) fn shape(&mut self, ports: PortSet, len: usize) -> PortSet {
         let shaped = ports.intersection(self.snap.shaped_egress());
-        if shaped.is_empty() {
+        if shaped.is_empty() || !self.shapes {
             return ports;
         }
         self.shape_ports(ports, shaped, len)
