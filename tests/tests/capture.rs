@@ -243,3 +243,64 @@ fn a_capture_whose_client_is_killed_ends_and_frees_its_resources() {
     let mut d = d;
     assert!(d.alive());
 }
+
+#[test]
+fn super_frames_are_captured_whole_with_their_offload_metadata() {
+    let _g = serial();
+    let mut lab = Lab::new("vcaps");
+    let (a, b) = (lab.host(1), lab.host(2));
+    // Default offloads and the packet driver (`auto` on veth): the
+    // hosts' TCP crosses as super-frames.
+    let d = Daemon::start(
+        "capture-super",
+        &config(&[(&a, "vlan = 10"), (&b, "vlan = 10")]),
+    );
+    let file = d.dir.join("super.pcapng").display().to_string();
+    let cap = capture(
+        &d,
+        &[
+            "--point",
+            "input",
+            "--port",
+            "p1",
+            "--ethertype",
+            "ipv4",
+            "--snaplen",
+            "128",
+            "--count",
+            "40",
+            "--duration",
+            "15",
+            "-w",
+            &file,
+        ],
+    );
+    wait_started(&d, 1);
+    vswitch_tests::transfer::tcp(
+        &a.ns,
+        &b.ns,
+        &b.ip,
+        5301,
+        8 << 20,
+        7,
+        Duration::from_secs(20),
+    )
+    .expect("TCP through the switch");
+    let (ok, _, err) = cap.finish(20);
+    assert!(ok, "vswitchctl capture: {err}");
+    let out = tshark_fields(&file, &["frame.len", "frame.cap_len", "frame.comment"]);
+    let supers: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            f.len() == 3
+                && f[0].parse::<usize>().unwrap_or(0) > 1514
+                && f[1] == "128"
+                && f[2].starts_with("gso tcpv4 size ")
+        })
+        .collect();
+    assert!(
+        !supers.is_empty(),
+        "no super-frame with its metadata among:\n{out}"
+    );
+}
