@@ -136,6 +136,39 @@ fn a_vlan_mismatched_frame_is_captured_at_drop_with_its_reason() {
     // The daemon still answers, the drop was counted once.
     let stats = d.call("stats.show", json!({})).unwrap();
     assert!(stats["drops"]["tagged_on_access"].as_u64().unwrap() >= 1);
+    // Bad requests name what is wrong, start nothing and leave no file.
+    let bad = d.dir.join("bad.pcapng").display().to_string();
+    for (args, want) in [
+        (
+            vec!["--point", "drop", "--port", "nope"],
+            "no port named \"nope\"",
+        ),
+        (
+            vec!["--point", "drop", "--snaplen", "0"],
+            "snaplen 0 must be",
+        ),
+        (
+            vec!["--point", "drop", "--count", "0"],
+            "count must be at least 1",
+        ),
+        (
+            vec!["--point", "drop", "--duration", "0"],
+            "duration 0 must be",
+        ),
+    ] {
+        let mut all = args.clone();
+        all.extend_from_slice(&["-w", &bad]);
+        let (ok, _, err) = capture(&d, &all).finish(10);
+        assert!(!ok && err.contains(want), "{args:?}: {err}");
+        assert!(!std::path::Path::new(&bad).exists(), "{args:?} made a file");
+    }
+    let e = d
+        .call("capture", json!({"point": "drop", "colour": 1}))
+        .unwrap_err();
+    assert!(e.1.contains("colour"), "{e:?}");
+    let e = d.call("capture", json!({"point": "inside"})).unwrap_err();
+    assert!(e.1.contains("inside"), "{e:?}");
+    assert_eq!(d.log().matches("capture started").count(), 1);
 }
 
 #[test]
