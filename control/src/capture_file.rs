@@ -107,19 +107,10 @@ pub fn run(socket: &Path, args: &CaptureArgs) -> Result<Option<CaptureEnd>, Stri
     writeln!(writer, "{req}").map_err(|e| format!("control socket: {e}"))?;
     let mut reader = BufReader::new(stream);
 
-    let out: Box<dyn Write> = if args.write == "-" {
-        Box::new(std::io::stdout().lock())
-    } else {
-        Box::new(
-            std::fs::File::create(&args.write)
-                .map_err(|e| format!("cannot create {}: {e}", args.write))?,
-        )
-    };
     let mut file: Option<Pcap> = None;
     let mut line = Vec::new();
     let mut stopping: Option<Instant> = None;
     let mut started = false;
-    let mut out = Some(out);
     loop {
         if stop.load(Ordering::Relaxed) && stopping.is_none() {
             // The daemon ends the capture when our side closes, and
@@ -162,12 +153,21 @@ pub fn run(socket: &Path, args: &CaptureArgs) -> Result<Option<CaptureEnd>, Stri
             let s: CaptureStarted = serde_json::from_value(v["result"].clone())
                 .map_err(|e| format!("unexpected capture answer from vswitchd: {e}"))?;
             started = true;
-            if let Some(o) = out.take() {
-                match Pcap::new(o, s.snaplen) {
-                    Ok(p) => file = Some(p),
-                    Err(e) if is_pipe_gone(&e) => return Ok(None),
-                    Err(e) => return Err(format!("{}: {e}", args.write)),
-                }
+            // Made only now: a refused request leaves no file behind. (If
+            // it cannot be made, returning closes the connection, which
+            // ends the capture.)
+            let out: Box<dyn Write> = if args.write == "-" {
+                Box::new(std::io::stdout().lock())
+            } else {
+                Box::new(
+                    std::fs::File::create(&args.write)
+                        .map_err(|e| format!("cannot create {}: {e}", args.write))?,
+                )
+            };
+            match Pcap::new(out, s.snaplen) {
+                Ok(p) => file = Some(p),
+                Err(e) if is_pipe_gone(&e) => return Ok(None),
+                Err(e) => return Err(format!("{}: {e}", args.write)),
             }
             continue;
         }

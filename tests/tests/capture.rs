@@ -136,6 +136,39 @@ fn a_vlan_mismatched_frame_is_captured_at_drop_with_its_reason() {
     // The daemon still answers, the drop was counted once.
     let stats = d.call("stats.show", json!({})).unwrap();
     assert!(stats["drops"]["tagged_on_access"].as_u64().unwrap() >= 1);
+    // Bad requests name what is wrong, start nothing and leave no file.
+    let bad = d.dir.join("bad.pcapng").display().to_string();
+    for (args, want) in [
+        (
+            vec!["--point", "drop", "--port", "nope"],
+            "no port named \"nope\"",
+        ),
+        (
+            vec!["--point", "drop", "--snaplen", "0"],
+            "snaplen 0 must be",
+        ),
+        (
+            vec!["--point", "drop", "--count", "0"],
+            "count must be at least 1",
+        ),
+        (
+            vec!["--point", "drop", "--duration", "0"],
+            "duration 0 must be",
+        ),
+    ] {
+        let mut all = args.clone();
+        all.extend_from_slice(&["-w", &bad]);
+        let (ok, _, err) = capture(&d, &all).finish(10);
+        assert!(!ok && err.contains(want), "{args:?}: {err}");
+        assert!(!std::path::Path::new(&bad).exists(), "{args:?} made a file");
+    }
+    let e = d
+        .call("capture", json!({"point": "drop", "colour": 1}))
+        .unwrap_err();
+    assert!(e.1.contains("colour"), "{e:?}");
+    let e = d.call("capture", json!({"point": "inside"})).unwrap_err();
+    assert!(e.1.contains("inside"), "{e:?}");
+    assert_eq!(d.log().matches("capture started").count(), 1);
 }
 
 #[test]
@@ -242,4 +275,65 @@ fn a_capture_whose_client_is_killed_ends_and_frees_its_resources() {
     assert!(lab.ping(&a, &b, 1), "forwarding goes on");
     let mut d = d;
     assert!(d.alive());
+}
+
+#[test]
+fn super_frames_are_captured_whole_with_their_offload_metadata() {
+    let _g = serial();
+    let mut lab = Lab::new("vcaps");
+    let (a, b) = (lab.host(1), lab.host(2));
+    // Default offloads and the packet driver (`auto` on veth): the
+    // hosts' TCP crosses as super-frames.
+    let d = Daemon::start(
+        "capture-super",
+        &config(&[(&a, "vlan = 10"), (&b, "vlan = 10")]),
+    );
+    let file = d.dir.join("super.pcapng").display().to_string();
+    let cap = capture(
+        &d,
+        &[
+            "--point",
+            "input",
+            "--port",
+            "p1",
+            "--ethertype",
+            "ipv4",
+            "--snaplen",
+            "128",
+            "--count",
+            "40",
+            "--duration",
+            "15",
+            "-w",
+            &file,
+        ],
+    );
+    wait_started(&d, 1);
+    vswitch_tests::transfer::tcp(
+        &a.ns,
+        &b.ns,
+        &b.ip,
+        5301,
+        8 << 20,
+        7,
+        Duration::from_secs(20),
+    )
+    .expect("TCP through the switch");
+    let (ok, _, err) = cap.finish(20);
+    assert!(ok, "vswitchctl capture: {err}");
+    let out = tshark_fields(&file, &["frame.len", "frame.cap_len", "frame.comment"]);
+    let supers: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            f.len() == 3
+                && f[0].parse::<usize>().unwrap_or(0) > 1514
+                && f[1] == "128"
+                && f[2].starts_with("gso tcpv4 size ")
+        })
+        .collect();
+    assert!(
+        !supers.is_empty(),
+        "no super-frame with its metadata among:\n{out}"
+    );
 }
