@@ -276,6 +276,16 @@ fn shaping_changes_live_through_vswitchctl_and_the_socket() {
         r["shaping"],
         json!({"egress": {"average_bps": 10_000_000, "peak_bps": 20_000_000}})
     );
+    // Its default burst (100 ms of 10 Mbit/s: 125 frames) leaves no
+    // faster than the peak: 1 ms of it at once, then 20 Mbit/s.
+    let (got, took) = burst(&a, &b, 300, b"vshp-peak");
+    let most = ((20_000_000.0 / 8.0 * (took + 0.021)) / LEN as f64).ceil() as u64 + 2;
+    eprintln!("peak-limited burst of 300: {got} delivered in {took:.4} s (bound {most})");
+    assert!(
+        (2..=most).contains(&got),
+        "a burst at peak 20 Mbit/s delivered {got} frames in {took:.4} s; at most {most}\n{}",
+        context(&d)
+    );
     let r = d
         .call(
             "port.set",

@@ -122,7 +122,7 @@ impl ShaperSettings {
         })
     }
 
-    /// `20M/40M 250000B`: average[/peak] and burst (the default one too).
+    /// `20M/40M:250000B`: average[/peak] and burst (the default one too).
     fn summary(&self) -> String {
         let rate = |b: u64| match b {
             b if b % 1_000_000_000 == 0 => format!("{}G", b / 1_000_000_000),
@@ -135,8 +135,8 @@ impl ShaperSettings {
             .burst_bytes
             .map_or_else(|| ShapingParams::default_burst(avg), Positive::get);
         match self.peak_bps {
-            Some(p) => format!("{}/{} {burst}B", rate(avg), rate(p.get())),
-            None => format!("{} {burst}B", rate(avg)),
+            Some(p) => format!("{}/{}:{burst}B", rate(avg), rate(p.get())),
+            None => format!("{}:{burst}B", rate(avg)),
         }
     }
 }
@@ -154,13 +154,18 @@ impl Shaping {
         Ok(PortShaping::new(ingress, egress))
     }
 
-    /// vswitchctl's SHAPING cell: `in 20M 2500000B out -`, or `-`.
+    /// vswitchctl's SHAPING cell, one word: `in=20M:2500000B,out=...`
+    /// (the directions shaped), or `-`.
     pub fn cell(&self) -> String {
-        if self.is_off() {
-            return "-".into();
+        let dirs: Vec<String> = [("in", &self.ingress), ("out", &self.egress)]
+            .into_iter()
+            .filter_map(|(d, s)| s.map(|s| format!("{d}={}", s.summary())))
+            .collect();
+        if dirs.is_empty() {
+            "-".into()
+        } else {
+            dirs.join(",")
         }
-        let one = |s: &Option<ShaperSettings>| s.map_or("-".into(), |s| s.summary());
-        format!("in {} out {}", one(&self.ingress), one(&self.egress))
     }
 }
 
@@ -375,7 +380,8 @@ mod tests {
             serde_json::to_value(s).unwrap(),
             json!({"egress": {"average_bps": 20_000_000, "peak_bps": 40_000_000, "burst_bytes": 250_000}})
         );
-        assert_eq!(s.cell(), "in - out 20M/40M 250000B");
+        assert_eq!(s.cell(), "out=20M/40M:250000B");
+        assert_eq!(Shaping::default().cell(), "-");
     }
 
     #[test]

@@ -214,3 +214,62 @@ fn batches_under_captures_allocate_nothing() {
         "the packet path allocated"
     );
 }
+
+/// Shaping (dataplane/engine/src/shaping.rs) on both ends of a flood,
+/// passing and dropping, allocates nothing either.
+#[test]
+fn shaped_batches_allocate_nothing() {
+    use vswitch_engine::shaping::{PortShaping, ShapingParams};
+    use vswitch_engine::DropReason;
+    let p = |n| PortId::new(n).unwrap();
+    let v10 = VlanId::new(10).unwrap();
+    let mut engine = Engine::new(FdbConfig::default()).unwrap();
+    let limits = ShapingParams::new(1_000_000, Some(2_000_000), Some(10_000)).unwrap();
+    let mut shaped_in = PortConfig::new(VlanMode::Access(v10));
+    shaped_in.shaping = PortShaping::new(Some(limits), None);
+    let mut shaped_out = PortConfig::new(VlanMode::Access(v10));
+    shaped_out.shaping = PortShaping::new(None, Some(limits));
+    engine.add_port(p(0), shaped_in, 0).unwrap();
+    engine.add_port(p(1), shaped_out, 0).unwrap();
+    engine
+        .add_port(p(2), PortConfig::new(VlanMode::Access(v10)), 0)
+        .unwrap();
+    let mut worker = engine.worker(Default::default()).unwrap();
+    let mut tx = CountingTx(0);
+    let mut rx_mem = vec![0u8; BATCH_SIZE * BUFFER_SIZE];
+    let mut spare_mem = vec![0u8; BATCH_SIZE * BUFFER_SIZE];
+    let frames: Vec<Vec<u8>> = (0..BATCH_SIZE as u64)
+        .map(|i| frame(0xffff_ffff_ffff, 0x0200_0000_0100 + i % 4, None))
+        .collect();
+    let mut run = |ingress: PortId| {
+        let mut rx: arrayvec::ArrayVec<Frame<'_>, BATCH_SIZE> = arrayvec::ArrayVec::new();
+        for (buf, f) in rx_mem.chunks_mut(BUFFER_SIZE).zip(&frames) {
+            buf[HEADROOM..HEADROOM + f.len()].copy_from_slice(f);
+            rx.push(Frame::new(buf, HEADROOM, f.len()).unwrap());
+        }
+        let mut spares: arrayvec::ArrayVec<Frame<'_>, BATCH_SIZE> = spare_mem
+            .chunks_mut(BUFFER_SIZE)
+            .map(|b| Frame::new(b, HEADROOM, 0).unwrap())
+            .collect();
+        let snap = worker.load();
+        worker.process(&snap, ingress, 7, &mut rx, &mut spares[..], &mut tx);
+        worker.last_batch().drops(DropReason::Shaped)
+    };
+    run(p(0));
+    run(p(2));
+    let mut shaped = 0;
+    WATCHING.with(|w| w.set(true));
+    for _ in 0..200 {
+        shaped += run(p(0)) + run(p(2));
+    }
+    WATCHING.with(|w| w.set(false));
+    assert!(
+        shaped > 200 * BATCH_SIZE as u64,
+        "both shapers dropped: {shaped}"
+    );
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "the packet path allocated"
+    );
+}
