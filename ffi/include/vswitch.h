@@ -251,9 +251,16 @@
 #define VSW_DROP_LINK_DOWN 16
 
 /**
+ * Per-port drop of the threaded daemon (received on a mirror session's
+ * output port, which takes only copies); never produced by this
+ * library, listed so counter ids stay the same.
+ */
+#define VSW_DROP_MIRROR_OUTPUT 17
+
+/**
  * Number of drop reasons: valid reasons are `0..VSW_DROP_COUNT`.
  */
-#define VSW_DROP_COUNT 17
+#define VSW_DROP_COUNT 18
 
 /**
  * Event: frames sent to one learned port (promiscuous copies included).

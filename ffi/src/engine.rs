@@ -77,6 +77,7 @@ pub(crate) fn drop_code(r: DropReason) -> i32 {
         DropReason::Truncated => VSW_DROP_TRUNCATED,
         DropReason::BadOffload => VSW_DROP_BAD_OFFLOAD,
         DropReason::LinkDown => VSW_DROP_LINK_DOWN,
+        DropReason::MirrorOutput => VSW_DROP_MIRROR_OUTPUT,
     }
 }
 
@@ -106,6 +107,7 @@ pub(crate) fn drop_name(r: DropReason) -> &'static CStr {
         DropReason::Truncated => c"truncated",
         DropReason::BadOffload => c"bad_offload",
         DropReason::LinkDown => c"link_down",
+        DropReason::MirrorOutput => c"mirror_output",
     }
 }
 
@@ -162,7 +164,8 @@ fn engine_error(e: EngineError) -> i32 {
         EngineError::NoPort(_) => VSW_ENOENT,
         EngineError::StrandsStatic(_)
         | EngineError::NotCarried { .. }
-        | EngineError::NotUnicast(_) => VSW_EINVAL,
+        | EngineError::NotUnicast(_)
+        | EngineError::Mirror(_) => VSW_EINVAL,
         EngineError::Fdb(e) => fdb_error(e),
     }
 }

@@ -4,6 +4,7 @@
 //! instead of walking port configs.
 
 use crate::limits::{MAX_FRAME_LEN, MAX_PORTS};
+use crate::mirror::{MirrorSession, MirrorTable};
 use crate::port::PortConfig;
 use crate::vocab::{PortId, PortSet};
 use crate::wire::VlanId;
@@ -28,6 +29,8 @@ pub struct Snapshot {
     /// Worker owning each port (`NO_WORKER` when none): where frames for
     /// it must be handed.
     placement: Box<[u8]>,
+    /// Mirror sessions; `None` when there are none (see `crate::mirror`).
+    mirrors: Option<Box<MirrorTable>>,
 }
 
 const NO_WORKER: u8 = u8::MAX;
@@ -75,7 +78,32 @@ impl Snapshot {
             unknown_unicast,
             smallest_max_frame,
             placement: vec![NO_WORKER; MAX_PORTS].into_boxed_slice(),
+            mirrors: None,
         }
+    }
+
+    /// The same snapshot with mirror sessions (checked by
+    /// `crate::mirror::check`): their outputs leave every VLAN, the
+    /// promiscuous and the unknown-unicast sets, so nothing but copies
+    /// reaches them.
+    pub fn with_mirrors(mut self, sessions: &[MirrorSession]) -> Snapshot {
+        self.mirrors = MirrorTable::new(sessions).map(Box::new);
+        if let Some(t) = &self.mirrors {
+            let outputs = t.outputs();
+            for row in self.vlans.iter_mut() {
+                row.members = row.members.difference(outputs);
+                row.tagged = row.tagged.difference(outputs);
+            }
+            self.promiscuous = self.promiscuous.difference(outputs);
+            self.unknown_unicast = self.unknown_unicast.difference(outputs);
+        }
+        self
+    }
+
+    /// The mirror sessions, if any.
+    #[inline(always)]
+    pub fn mirrors(&self) -> Option<&MirrorTable> {
+        self.mirrors.as_deref()
     }
 
     /// The same snapshot with ports placed on workers.

@@ -247,6 +247,9 @@ counter_enum! {
         /// failed with ENETDOWN/ENXIO, or the link watcher saw it go);
         /// counted per port, the frame is not queued.
         LinkDown => "link_down",
+        /// Received on a mirror session's output port, which takes only
+        /// copies (no learning, no forwarding).
+        MirrorOutput => "mirror_output",
     }
 }
 

@@ -15,7 +15,7 @@ pub mod switch;
 pub mod worker;
 
 pub use vswitch_engine::{
-    engine, fdb, frame, limits, mem, offload, pipeline, snapshot, stats, vlan, vocab, wire,
+    engine, fdb, frame, limits, mem, mirror, offload, pipeline, snapshot, stats, vlan, vocab, wire,
 };
 pub use vswitch_engine::{
     Disposition, DropReason, Encoding, Engine, EngineError, Event, Fdb, FdbConfig, FdbEntry,
