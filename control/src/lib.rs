@@ -11,5 +11,7 @@ pub mod api;
 pub mod config;
 pub mod controller;
 pub mod link;
+pub mod metrics;
+pub mod mirror_cli;
 pub mod model;
 pub mod table;

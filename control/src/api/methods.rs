@@ -56,6 +56,9 @@ pub const METHODS: &[&str] = &[
     "config.show",
     "config.save",
     "switch.set",
+    "mirror.add",
+    "mirror.del",
+    "mirror.list",
 ];
 
 fn params<T: DeserializeOwned>(method: &str, v: Value) -> Result<T, RpcError> {
@@ -248,6 +251,7 @@ pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Resul
                 max_sleep_us: s.max_sleep_us,
             })
         }
+        "mirror.add" | "mirror.del" | "mirror.list" => super::mirror::call(c, method, p),
         _ => Err(RpcError::new(
             code::METHOD_NOT_FOUND,
             format!("unknown method {method:?}; methods: {}", METHODS.join(", ")),
@@ -437,6 +441,12 @@ fn fdb_show(c: &Controller, f: FdbFilter) -> Result<FdbPage, RpcError> {
     })
 }
 
+/// `stats.show --format prometheus`'s text (also `/metrics`,
+/// `crate::metrics`).
+pub fn prometheus_text(c: &Controller) -> String {
+    prometheus::render(&stats(c))
+}
+
 fn stats(c: &Controller) -> Stats {
     use std::sync::atomic::Ordering::Relaxed;
     let t = c.totals();
@@ -512,6 +522,7 @@ fn stats(c: &Controller) -> Stats {
             entries: c.switch().fdb().len(now),
             capacity: c.switch().fdb().capacity(),
         },
+        mirrors: super::mirror::stats(c),
     }
 }
 

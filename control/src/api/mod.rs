@@ -5,8 +5,10 @@
 
 pub mod client;
 pub mod methods;
+mod mirror;
 pub mod params;
 pub mod prometheus;
+mod prometheus_mirror;
 pub mod results;
 pub mod rpc;
 pub mod server;

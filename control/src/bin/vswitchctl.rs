@@ -72,6 +72,9 @@ enum Command {
     /// Switch-wide settings that change live.
     #[command(subcommand)]
     Switch(SwitchCmd),
+    /// Port mirroring (SPAN) sessions.
+    #[command(subcommand)]
+    Mirror(vswitch_control::mirror_cli::MirrorCmd),
     /// Prints a shell completion script (bash, zsh, fish, ...).
     Completions {
         /// The shell.
@@ -404,9 +407,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 &SwitchPatch {
                     polling,
                     max_sleep_us,
+                    metrics_listen: None,
                 },
             )?,
         ),
+        Command::Mirror(cmd) => {
+            let (method, params) = vswitch_control::mirror_cli::request(cmd);
+            (method, ctl.call(method, &params)?)
+        }
     };
     if cli.json {
         println!("{}", pretty(&result));
@@ -526,6 +534,9 @@ fn human(method: &str, r: &Value) -> Result<String, String> {
         }
         "config.show" => config::to_toml(&typed::<ConfigFile>(method, r)?),
         "config.save" => format!("saved to {}\n", typed::<Saved>(method, r)?.path),
+        m if m.starts_with("mirror.") => {
+            vswitch_control::mirror_cli::human(m, r).unwrap_or_else(|| Ok(pretty(r)))?
+        }
         _ => pretty(r) + "\n",
     })
 }

@@ -7,6 +7,7 @@
 //! - [`port`]: a port's settings ([`port::PortSettings`]), the partial
 //!   update `port.set` applies ([`port::PortPatch`]) and the conversion
 //!   into the engine's port configuration.
+//! - [`mirror`]: mirror sessions (`[[mirror]]`, `mirror.add`).
 //! - [`switch`]: the `[switch]` and `[fdb]` settings and static FDB
 //!   entries.
 //!
@@ -14,6 +15,7 @@
 //! its conversion and its table cells), a field in `PortPatch` (and a line
 //! in `apply`), and its entry in `docs/api.md`.
 
+pub mod mirror;
 pub mod port;
 pub mod switch;
 pub mod value;
