@@ -194,4 +194,10 @@ impl Rig {
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
+
+    /// The engine, to reconfigure (mirror sessions, ...): published to the
+    /// rig's worker at its next batch.
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
 }

@@ -168,8 +168,9 @@ impl MirrorTable {
     /// Adds the outputs of the sessions that copy a frame of `vlan`
     /// received on `ingress` (with a tag if `arrived_tagged`) and sent to
     /// `ports`, of which `tagged` send it tagged. Returns the new port set
-    /// and tagged set.
-    #[inline]
+    /// and tagged set. Kept out of line: the forwarding loop stays as
+    /// small as without sessions.
+    #[inline(never)]
     pub fn apply(
         &self,
         ingress: PortId,

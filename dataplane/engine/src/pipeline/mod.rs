@@ -440,6 +440,7 @@ fn forward<'b, S: Spares<'b> + ?Sized>(
     let snap = ctx.snapshot;
     let promiscuous = snap.promiscuous();
     let unknown_unicast = snap.unknown_unicast();
+    let mirrors = snap.mirrors();
     let (mut unicast_count, mut flood_count, mut unknown_count) = (0, 0, 0);
     for (i, ((m, hs), frame)) in meta
         .iter_mut()
@@ -504,7 +505,7 @@ fn forward<'b, S: Spares<'b> + ?Sized>(
         flood_count += !unicast as u64;
         unknown_count += (!unicast && !m.dst_group) as u64;
         eg.out.decide(disposition);
-        let (ports, tagged) = match snap.mirrors() {
+        let (ports, tagged) = match mirrors {
             None => (ports, row.tagged),
             Some(t) => t.apply(ingress, vlan, m.tagged, ports, row.tagged),
         };
