@@ -446,3 +446,50 @@ fn metrics_over_http_match_the_cli() {
         "{err}"
     );
 }
+
+/// The output on another worker than the source: copies take the same
+/// hand-off as forwarded frames.
+#[test]
+fn copies_reach_an_output_on_another_worker() {
+    let _g = serial();
+    let mut lab = Lab::new("vmirw");
+    let (a, b, c) = (lab.host(1), lab.host(2), lab.host(3));
+    // Ports go round-robin in file order: p1 on worker 0, p3 on 1, p2 on 0.
+    let d = Daemon::start(
+        "mirror-workers",
+        &config(
+            "",
+            &[(&a, "vlan = 10"), (&c, "vlan = 10"), (&b, "vlan = 10")],
+            "\n[[mirror]]\nname = \"x\"\nsources = [\"p1\"]\noutput = \"p3\"\n",
+        )
+        .replace("workers = [1]", "workers = [0, 1]"),
+    );
+    let status = d.call("status", json!({})).unwrap();
+    let worker = |name: &str| {
+        status["ports"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .map(|p| p["worker"].clone())
+    };
+    assert_ne!(worker("p1"), worker("p3"), "{status}");
+    assert!(lab.ping(&a, &b, 1), "a -> b\n{}", d.log());
+    let sc = RawSock::open(&c.ns, "eth0");
+    let rx =
+        std::thread::spawn(move || sc.collect(Duration::from_secs(5), |f| icmp_echo(f).is_some()));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(lab.ping(&a, &b, 3), "a -> b\n{}", d.log());
+    let seen = rx.join().unwrap();
+    let kinds = |t: u8| seen.iter().filter(|f| icmp_echo(f) == Some(t)).count();
+    assert!(
+        kinds(8) >= 3 && kinds(0) >= 3,
+        "{} requests, {} replies",
+        kinds(8),
+        kinds(0)
+    );
+    let stats = d.call("stats.show", json!({})).unwrap();
+    assert!(
+        stats["events"]["handoff"].as_u64().unwrap_or(0) >= 6,
+        "{}",
+        stats["events"]
+    );
+}
