@@ -128,7 +128,6 @@ fn mirrored_batches_allocate_nothing() {
         run(p(2), &from_c);
     }
     WATCHING.with(|w| w.set(false));
-    drop(run);
     // 201 rounds (warm-up included) of 4 frames each way, each copied once.
     assert_eq!(
         tx.0,
