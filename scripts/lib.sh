@@ -5,9 +5,10 @@ step() { printf '\n==> %s\n' "$*"; }
 # System packages cargo cannot install: libxdp-sys builds C with
 # clang/llvm/libelf; the labs use iproute2, ethtool, ping and iperf3;
 # valgrind checks the C ABI tests; tmux drives the `vswitchctl top` test;
-# tshark reads back what `vswitchctl capture` writes (tests/tests/capture.rs).
+# tshark reads back what `vswitchctl capture` writes (tests/tests/capture.rs);
+# curl fetches `/metrics` in the mirror/metrics test.
 PACKAGES=(clang llvm m4 libelf-dev libpcap-dev zlib1g-dev pkg-config make gcc
-          iproute2 ethtool iputils-ping iperf3 valgrind tmux tshark)
+          iproute2 ethtool iputils-ping iperf3 valgrind tmux tshark curl)
 
 # Installs whichever of PACKAGES are missing: one `apt-get update`, then a
 # noninteractive install (CI has no stdin; a debconf question would hang).

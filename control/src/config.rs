@@ -9,11 +9,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::mirror::MirrorSettings;
 use crate::model::port::PortSettings;
 use crate::model::switch::{FdbSettings, SwitchSettings};
 
 mod check;
 mod locate;
+mod mirror;
 mod probe;
 mod write;
 
@@ -35,6 +37,9 @@ pub struct ConfigFile {
     /// `[[port]]` tables, in file order.
     #[serde(default, rename = "port", skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<PortSettings>,
+    /// `[[mirror]]` sessions, in file order.
+    #[serde(default, rename = "mirror", skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<MirrorSettings>,
 }
 
 /// A configuration error: where, which key, and why.

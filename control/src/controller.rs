@@ -27,6 +27,9 @@ use crate::model::switch::{
 };
 use crate::model::value::{MacAddr, Vlan};
 
+mod mirror;
+pub use mirror::MirrorEntry;
+
 /// Why a control operation was refused. Nothing changed when one is
 /// returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -202,6 +205,8 @@ pub struct Controller {
     /// there): a start that fails after them removes them
     /// ([`Controller::abandon_start`]).
     created_at_start: Vec<String>,
+    /// Mirror sessions, in the order they were added.
+    mirrors: Vec<MirrorEntry>,
 }
 
 /// Makes (or reuses) the tap of a `create = "tap"` port. `Ok(true)`: it
@@ -385,6 +390,7 @@ impl Controller {
                     message: e.to_string(),
                 })?;
         }
+        let mirrors = mirror::start(&mut switch, valid.mirrors)?;
         Ok(Controller {
             switch,
             switch_settings: valid.switch,
@@ -396,6 +402,7 @@ impl Controller {
             started: Instant::now(),
             stopped: false,
             created_at_start: Vec::new(),
+            mirrors,
         })
     }
 
@@ -417,6 +424,7 @@ impl Controller {
             EngineError::NoPort(_) => ControlError::NotFound(e.to_string()),
             EngineError::PortExists(_) => ControlError::Conflict(e.to_string()),
             EngineError::Fdb(_) => ControlError::Failed(e.to_string()),
+            EngineError::Mirror(m) => self.mirror_refused(m),
         }
     }
 
@@ -450,6 +458,11 @@ impl Controller {
         if let Some(m) = patch.polling {
             next.polling = m;
         }
+        if patch.metrics_listen.is_some() {
+            return Err(ControlError::Invalid(
+                "metrics_listen does not change live: set switch.metrics_listen in the config file and restart vswitchd".into(),
+            ));
+        }
         if let Some(us) = patch.max_sleep_us {
             check_max_sleep_us(us)
                 .map_err(|m| ControlError::Invalid(format!("max_sleep_us: {m}")))?;
@@ -481,6 +494,7 @@ impl Controller {
             switch: self.switch_settings.clone(),
             fdb: self.fdb_settings.clone(),
             ports: self.ports.iter().map(|p| p.settings.clone()).collect(),
+            mirrors: self.mirrors.iter().map(|m| m.settings.clone()).collect(),
         }
     }
 
@@ -508,6 +522,7 @@ impl Controller {
     /// counters themselves belong to the workers).
     pub fn clear_stats(&mut self) {
         self.baseline = self.switch.totals();
+        self.mirrors_cleared();
     }
 
     /// The aging sweep: call about once a second.
@@ -691,6 +706,7 @@ impl Controller {
     /// Returns how many static entries went with it.
     pub fn remove_port(&mut self, name: &str) -> Result<usize, ControlError> {
         let i = self.port_index(name)?;
+        self.check_not_mirrored(name)?;
         let entry = self.ports.remove(i);
         let before = self.fdb_settings.statics.len();
         self.fdb_settings.statics.retain(|s| s.port != name);

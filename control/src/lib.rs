@@ -12,5 +12,7 @@ pub mod capture_file;
 pub mod config;
 pub mod controller;
 pub mod link;
+pub mod metrics;
+pub mod mirror_cli;
 pub mod model;
 pub mod table;

@@ -255,11 +255,16 @@
  * never produced by this library, listed so counter ids stay the same.
  */
 #define VSW_DROP_SHAPED 17
+ * Per-port drop of the threaded daemon (received on a mirror session's
+ * output port, which takes only copies); never produced by this
+ * library, listed so counter ids stay the same.
+ */
+#define VSW_DROP_MIRROR_OUTPUT 18
 
 /**
  * Number of drop reasons: valid reasons are `0..VSW_DROP_COUNT`.
  */
-#define VSW_DROP_COUNT 18
+#define VSW_DROP_COUNT 19
 
 /**
  * Event: frames sent to one learned port (promiscuous copies included).

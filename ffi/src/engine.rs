@@ -78,6 +78,7 @@ pub(crate) fn drop_code(r: DropReason) -> i32 {
         DropReason::BadOffload => VSW_DROP_BAD_OFFLOAD,
         DropReason::LinkDown => VSW_DROP_LINK_DOWN,
         DropReason::Shaped => VSW_DROP_SHAPED,
+        DropReason::MirrorOutput => VSW_DROP_MIRROR_OUTPUT,
     }
 }
 
@@ -108,6 +109,7 @@ pub(crate) fn drop_name(r: DropReason) -> &'static CStr {
         DropReason::BadOffload => c"bad_offload",
         DropReason::LinkDown => c"link_down",
         DropReason::Shaped => c"shaped",
+        DropReason::MirrorOutput => c"mirror_output",
     }
 }
 
@@ -164,7 +166,8 @@ fn engine_error(e: EngineError) -> i32 {
         EngineError::NoPort(_) => VSW_ENOENT,
         EngineError::StrandsStatic(_)
         | EngineError::NotCarried { .. }
-        | EngineError::NotUnicast(_) => VSW_EINVAL,
+        | EngineError::NotUnicast(_)
+        | EngineError::Mirror(_) => VSW_EINVAL,
         EngineError::Fdb(e) => fdb_error(e),
     }
 }

@@ -134,8 +134,12 @@ pub const VSW_DROP_LINK_DOWN: i32 = 16;
 /// Over a port's traffic shaping limits (the daemon's per-port shaping);
 /// never produced by this library, listed so counter ids stay the same.
 pub const VSW_DROP_SHAPED: i32 = 17;
+/// Per-port drop of the threaded daemon (received on a mirror session's
+/// output port, which takes only copies); never produced by this
+/// library, listed so counter ids stay the same.
+pub const VSW_DROP_MIRROR_OUTPUT: i32 = 18;
 /// Number of drop reasons: valid reasons are `0..VSW_DROP_COUNT`.
-pub const VSW_DROP_COUNT: i32 = 18;
+pub const VSW_DROP_COUNT: i32 = 19;
 
 /// Event: frames sent to one learned port (promiscuous copies included).
 pub const VSW_EVENT_UNICAST: i32 = 0;

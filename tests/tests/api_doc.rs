@@ -153,7 +153,7 @@ fn api_doc_names_every_result_field() {
     // lab's prefix, so the lab removes it whatever happens.
     let tap = format!("{}vm3", lab.prefix());
     let toml = format!(
-        "[switch]\ncontrol_socket = \"@SOCKET@\"\ncontrol_group = \"root\"\nworkers = [1]\n\n\
+        "[switch]\ncontrol_socket = \"@SOCKET@\"\ncontrol_group = \"root\"\nworkers = [1]\nmetrics_listen = \"127.0.0.1:0\"\n\n\
          [[port]]\nname = \"p1\"\niface = \"{}\"\nvlan = 10\nmtu = 1500\n\n\
          [[port]]\nname = \"p2\"\niface = \"{}\"\nvlan_mode = \"trunk\"\nvlan = 10\ntrunk_vlans = \"10,20\"\n\n\
          [[fdb.static]]\nmac = \"02:00:00:00:99:01\"\nvlan = 10\nport = \"p1\"\n",
@@ -216,7 +216,14 @@ fn api_doc_names_every_result_field() {
         ),
         ("fdb.show", json!({})),
         ("fdb.del", json!({"mac": "02:00:00:00:99:02", "vlan": 20})),
+        (
+            "mirror.add",
+            json!({"name": "span", "sources": ["p1"], "direction": "both", "vlans": "10", "output": "p2"}),
+        ),
+        ("mirror.list", json!({})),
+        ("config.show", json!({})),
         ("stats.show", json!({})),
+        ("mirror.del", json!({"name": "span"})),
         ("stats.show", json!({"format": "prometheus"})),
         ("stats.clear", json!({})),
         (

@@ -58,6 +58,9 @@ pub const METHODS: &[&str] = &[
     "switch.set",
     "capture",
     "trace",
+    "mirror.add",
+    "mirror.del",
+    "mirror.list",
 ];
 
 fn params<T: DeserializeOwned>(method: &str, v: Value) -> Result<T, RpcError> {
@@ -259,6 +262,7 @@ pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Resul
             let t: super::trace::TraceParams = params(method, p)?;
             result(&super::trace::run(c, &t)?)
         }
+        "mirror.add" | "mirror.del" | "mirror.list" => super::mirror::call(c, method, p),
         _ => Err(RpcError::new(
             code::METHOD_NOT_FOUND,
             format!("unknown method {method:?}; methods: {}", METHODS.join(", ")),
@@ -448,6 +452,12 @@ fn fdb_show(c: &Controller, f: FdbFilter) -> Result<FdbPage, RpcError> {
     })
 }
 
+/// `stats.show --format prometheus`'s text (also `/metrics`,
+/// `crate::metrics`).
+pub fn prometheus_text(c: &Controller) -> String {
+    prometheus::render(&stats(c))
+}
+
 fn stats(c: &Controller) -> Stats {
     use std::sync::atomic::Ordering::Relaxed;
     let t = c.totals();
@@ -523,6 +533,7 @@ fn stats(c: &Controller) -> Stats {
             entries: c.switch().fdb().len(now),
             capacity: c.switch().fdb().capacity(),
         },
+        mirrors: super::mirror::stats(c),
     }
 }
 

@@ -6,8 +6,10 @@
 pub mod capture;
 pub mod client;
 pub mod methods;
+mod mirror;
 pub mod params;
 pub mod prometheus;
+mod prometheus_mirror;
 pub mod results;
 pub mod rpc;
 pub mod server;

@@ -5,14 +5,14 @@ use std::fmt::Write;
 
 use super::results::{KernelCounters, PortCounters, Stats, WorkerLoad};
 
-fn escape(label: &str) -> String {
+pub(super) fn escape(label: &str) -> String {
     label
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
@@ -132,6 +132,7 @@ pub fn render(stats: &Stats) -> String {
             escape(event)
         );
     }
+    super::prometheus_mirror::render(&mut out, &stats.mirrors);
     let worker_families: [Family<WorkerLoad, String>; 6] = [
         (
             "vswitch_worker_busy_seconds_total",

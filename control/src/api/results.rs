@@ -292,6 +292,39 @@ pub struct Stats {
     pub workers: Vec<WorkerLoad>,
     /// MAC table use.
     pub fdb: FdbUsage,
+    /// Per mirror session, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mirrors: BTreeMap<String, MirrorStats>,
+}
+
+/// A mirror session's counters in `stats.show` (its output port's: see
+/// `control/src/controller/mirror.rs`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct MirrorStats {
+    /// Copies handed to the output port.
+    pub copies: u64,
+    /// Copies the output could not take (too large, ring or hand-off
+    /// full, link down).
+    pub dropped: u64,
+}
+
+/// A mirror session in `mirror.list` and `mirror.add`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MirrorInfo {
+    /// Its name.
+    pub name: String,
+    /// Source ports.
+    pub sources: Vec<String>,
+    /// ingress, egress or both.
+    pub direction: crate::model::mirror::Direction,
+    /// VLAN filter, absent for all VLANs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlans: Option<crate::model::value::VlanList>,
+    /// Output port.
+    pub output: String,
+    /// Its counters.
+    #[serde(flatten)]
+    pub stats: MirrorStats,
 }
 
 /// A port in `stats.show`.

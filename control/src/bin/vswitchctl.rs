@@ -101,6 +101,9 @@ enum Command {
         #[arg(long, value_parser = trace::parse_ethertype)]
         ethertype: Option<i64>,
     },
+    /// Port mirroring (SPAN) sessions.
+    #[command(subcommand)]
+    Mirror(vswitch_control::mirror_cli::MirrorCmd),
     /// Prints a shell completion script (bash, zsh, fish, ...).
     Completions {
         /// The shell.
@@ -456,9 +459,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 &SwitchPatch {
                     polling,
                     max_sleep_us,
+                    metrics_listen: None,
                 },
             )?,
         ),
+        Command::Mirror(cmd) => {
+            let (method, params) = vswitch_control::mirror_cli::request(cmd);
+            (method, ctl.call(method, &params)?)
+        }
     };
     if cli.json {
         println!("{}", pretty(&result));
@@ -606,6 +614,9 @@ fn human(method: &str, r: &Value) -> Result<String, String> {
         "config.show" => config::to_toml(&typed::<ConfigFile>(method, r)?),
         "config.save" => format!("saved to {}\n", typed::<Saved>(method, r)?.path),
         "trace" => trace::human(&typed(method, r)?),
+        m if m.starts_with("mirror.") => {
+            vswitch_control::mirror_cli::human(m, r).unwrap_or_else(|| Ok(pretty(r)))?
+        }
         _ => pretty(r) + "\n",
     })
 }

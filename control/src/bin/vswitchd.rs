@@ -151,6 +151,20 @@ fn main() -> ExitCode {
         }
     };
 
+    // `/metrics` over HTTP, when configured (control/src/metrics.rs).
+    let metrics = match vswitch_control::metrics::start_configured(&controller) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("vswitchd: cannot start: {e}");
+            server.stop();
+            controller
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .abandon_start();
+            return ExitCode::from(1);
+        }
+    };
+
     // The control loop: aging and re-bind retries once a second, until a
     // signal.
     let mut tick = 0u64;
@@ -164,6 +178,9 @@ fn main() -> ExitCode {
         }
     }
     tracing::info!("signal received: stopping");
+    if let Some(m) = metrics {
+        m.stop();
+    }
     server.stop();
     // Clients may still hold the controller: stop it in place.
     let mut controller = controller.lock().unwrap_or_else(|e| e.into_inner());

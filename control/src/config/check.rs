@@ -10,10 +10,12 @@ use vswitch_dataplane::{Mac, PortConfig, PortId, VlanId};
 
 use super::locate::{locate, Seg};
 use super::{ConfigError, ConfigFile};
+use crate::model::mirror::MirrorSettings;
 use crate::model::port::{
     check_iface, check_mtu_carried, check_port_name, DriverName, PortSettings,
 };
 use crate::model::switch::{FdbSettings, SwitchSettings};
+use vswitch_dataplane::mirror::MirrorSession;
 use vswitch_dataplane::port::Driver;
 
 /// A port after the check: its settings, its id, its engine config.
@@ -44,6 +46,8 @@ pub struct ValidConfig {
     pub ports: Vec<ValidPort>,
     /// Static entries in engine terms.
     pub statics: Vec<(VlanId, Mac, PortId)>,
+    /// Mirror sessions as configured and in engine terms.
+    pub mirrors: Vec<(MirrorSettings, MirrorSession)>,
 }
 
 impl ValidConfig {
@@ -66,6 +70,7 @@ impl ValidConfig {
             switch: self.switch.clone(),
             fdb: self.fdb.clone(),
             ports: self.ports.iter().map(|p| p.settings.clone()).collect(),
+            mirrors: self.mirrors.iter().map(|(m, _)| m.clone()).collect(),
         }
     }
 }
@@ -88,6 +93,7 @@ pub fn check(file: ConfigFile, src: Option<&str>) -> Result<ValidConfig, ConfigE
     let (fdb_capacity, fdb_aging_secs) = check_fdb(&file.fdb, src)?;
     let ports = check_ports(file.ports, src)?;
     let statics = check_statics(&file.fdb, &ports, src)?;
+    let mirrors = super::mirror::check_mirrors(file.mirrors, &ports, &statics, src)?;
     Ok(ValidConfig {
         switch: file.switch,
         fdb: file.fdb,
@@ -96,6 +102,7 @@ pub fn check(file: ConfigFile, src: Option<&str>) -> Result<ValidConfig, ConfigE
         fdb_aging_secs,
         ports,
         statics,
+        mirrors,
     })
 }
 
@@ -156,6 +163,18 @@ fn check_switch(s: &SwitchSettings, src: Option<&str>) -> Result<Vec<usize>, Con
             src,
             &[Seg::Key("switch"), Seg::Key("max_sleep_us")],
             "switch.max_sleep_us".into(),
+            m,
+        ));
+    }
+    if let Some(Err(m)) = s
+        .metrics_listen
+        .as_deref()
+        .map(crate::metrics::parse_listen)
+    {
+        return Err(at(
+            src,
+            &[Seg::Key("switch"), Seg::Key("metrics_listen")],
+            "switch.metrics_listen".into(),
             m,
         ));
     }

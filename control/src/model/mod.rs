@@ -9,6 +9,7 @@
 //!   into the engine's port configuration.
 //! - [`shaping`]: a port's traffic shaping (`[port.shaping.egress]`) and
 //!   `port.set`'s change to it.
+//! - [`mirror`]: mirror sessions (`[[mirror]]`, `mirror.add`).
 //! - [`switch`]: the `[switch]` and `[fdb]` settings and static FDB
 //!   entries.
 //!
@@ -16,6 +17,7 @@
 //! its conversion and its table cells), a field in `PortPatch` (and a line
 //! in `apply`), and its entry in `docs/api.md`.
 
+pub mod mirror;
 pub mod port;
 pub mod shaping;
 pub mod switch;

@@ -42,6 +42,12 @@ pub struct SwitchSettings {
     /// come back small (0: never nap; changed live by `switch.set`).
     #[serde(default = "default_max_sleep")]
     pub max_sleep_us: i64,
+    /// Address (`host:port`) of the HTTP `/metrics` endpoint (Prometheus
+    /// text, as `stats.show`); absent: not served. Any address other than
+    /// loopback exposes the counters to whoever reaches it: setting it is
+    /// the explicit choice. Changes only with a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
 }
 
 /// `switch.polling`.
@@ -96,6 +102,9 @@ pub struct SwitchPatch {
     /// New longest nap, microseconds (0-1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_sleep_us: Option<i64>,
+    /// Not live: given, `switch.set` is refused (restart vswitchd).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Checks `max_sleep_us` (the config check and `switch.set` share it).
@@ -150,6 +159,7 @@ impl Default for SwitchSettings {
             control_read_secs: default_read(),
             polling: PollingMode::default(),
             max_sleep_us: default_max_sleep(),
+            metrics_listen: None,
         }
     }
 }

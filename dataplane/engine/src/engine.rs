@@ -27,6 +27,7 @@ use crate::capture::{Capture, CaptureError, CaptureSet, Captures};
 use crate::fdb::{Fdb, FdbConfig, FdbError, FdbReader, FlushScope};
 use crate::frame::{Frame, Spares};
 use crate::limits::MAX_PORTS;
+use crate::mirror::{MirrorError, MirrorSession};
 use crate::pipeline::{BatchContext, BatchOutput, FrameRef, Output, Pipeline};
 use crate::port::PortConfig;
 use crate::snapshot::Snapshot;
@@ -72,6 +73,10 @@ pub enum EngineError {
     /// The FDB refused.
     #[error(transparent)]
     Fdb(#[from] FdbError),
+    /// Mirror sessions that do not fit the ports (`crate::mirror::check`),
+    /// or a change that would break one.
+    #[error(transparent)]
+    Mirror(#[from] MirrorError),
 }
 
 /// One switch's configuration and its rules. See the module docs.
@@ -81,6 +86,7 @@ pub struct Engine {
     placement: Vec<usize>,
     statics: Vec<StaticEntry>,
     captures: Captures,
+    mirrors: Vec<MirrorSession>,
     topology: Arc<ArcSwap<Snapshot>>,
 }
 
@@ -108,6 +114,7 @@ impl Engine {
             placement: vec![0; MAX_PORTS],
             statics: Vec::new(),
             captures: Captures::default(),
+            mirrors: Vec::new(),
             topology: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
         }
     }
@@ -179,7 +186,8 @@ impl Engine {
                 .map(|(id, _)| (id, self.placement[id.index()]))
                 .collect::<Vec<_>>(),
         )
-        .with_captures(CaptureSet::of(self.captures.running()));
+        .with_captures(CaptureSet::of(self.captures.running()))
+        .with_mirrors(&self.mirrors);
         self.topology.store(Arc::new(snap));
     }
 
@@ -204,6 +212,43 @@ impl Engine {
     /// The captures running.
     pub fn captures(&self) -> &[Arc<Capture>] {
         self.captures.running()
+    }
+
+    /// Mirror sessions in force.
+    pub fn mirrors(&self) -> &[MirrorSession] {
+        &self.mirrors
+    }
+
+    /// Replaces the mirror sessions (`crate::mirror`) and publishes.
+    /// Refused when a session names a missing port, an output is a source
+    /// or shared, or a static entry points at an output. A port that
+    /// becomes an output has its learned entries flushed (after the
+    /// publish, so no worker learns it again).
+    pub fn set_mirrors(
+        &mut self,
+        sessions: Vec<MirrorSession>,
+        now: u32,
+    ) -> Result<(), EngineError> {
+        crate::mirror::check(
+            &sessions,
+            |p| self.ports[p.index()].is_some(),
+            |p| self.statics.iter().any(|s| s.port == p),
+        )?;
+        let old: crate::vocab::PortSet = self.mirrors.iter().map(|m| m.output).collect();
+        let new_outputs: Vec<PortId> = sessions
+            .iter()
+            .map(|m| m.output)
+            .filter(|&o| !old.contains(o))
+            .collect();
+        self.mirrors = sessions;
+        self.publish();
+        for o in &new_outputs {
+            self.fdb.flush(FlushScope::Port(*o), false);
+        }
+        if !new_outputs.is_empty() {
+            self.fdb.sweep(now);
+        }
+        Ok(())
     }
 
     /// Adds a port owned by `worker` (the worker whose thread transmits on
@@ -258,6 +303,14 @@ impl Engine {
     /// Removes a port: publishes without it, then forgets every entry on
     /// it, static ones included. Returns the static entries that went.
     pub fn remove_port(&mut self, id: PortId, now: u32) -> Result<Vec<StaticEntry>, EngineError> {
+        if self.ports[id.index()].is_some()
+            && self
+                .mirrors
+                .iter()
+                .any(|m| m.output == id || m.sources.contains(id))
+        {
+            return Err(EngineError::Mirror(MirrorError::InSession(id)));
+        }
         if self.ports[id.index()].take().is_none() {
             return Err(EngineError::NoPort(id));
         }
@@ -278,6 +331,9 @@ impl Engine {
             return Err(EngineError::NotUnicast(mac));
         }
         let cfg = self.port(port).ok_or(EngineError::NoPort(port))?;
+        if self.mirrors.iter().any(|m| m.output == port) {
+            return Err(EngineError::Mirror(MirrorError::OutputHasStatic(port)));
+        }
         if !cfg.vlan.carries(vlan) {
             return Err(EngineError::NotCarried { port, vlan });
         }

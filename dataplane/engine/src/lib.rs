@@ -22,6 +22,7 @@ pub mod fdb;
 pub mod frame;
 pub mod limits;
 pub mod mem;
+pub mod mirror;
 pub mod offload;
 pub mod pipeline;
 pub mod port;

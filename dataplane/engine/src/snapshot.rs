@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::capture::CaptureSet;
 use crate::limits::{MAX_FRAME_LEN, MAX_PORTS};
+use crate::mirror::{MirrorSession, MirrorTable};
 use crate::port::PortConfig;
 use crate::vocab::{PortId, PortSet};
 use crate::wire::VlanId;
@@ -38,6 +39,8 @@ pub struct Snapshot {
     /// The captures running (`capture.rs`); `None` when there are none,
     /// the one thing a worker tests then.
     captures: Option<Arc<CaptureSet>>,
+    /// Mirror sessions; `None` when there are none (see `crate::mirror`).
+    mirrors: Option<Box<MirrorTable>>,
 }
 
 const NO_WORKER: u8 = u8::MAX;
@@ -96,6 +99,7 @@ impl Snapshot {
             },
             placement: vec![NO_WORKER; MAX_PORTS].into_boxed_slice(),
             captures: None,
+            mirrors: None,
         }
     }
 
@@ -109,6 +113,30 @@ impl Snapshot {
     #[inline(always)]
     pub fn captures(&self) -> Option<&CaptureSet> {
         self.captures.as_deref()
+    }
+
+    /// The same snapshot with mirror sessions (checked by
+    /// `crate::mirror::check`): their outputs leave every VLAN, the
+    /// promiscuous and the unknown-unicast sets, so nothing but copies
+    /// reaches them.
+    pub fn with_mirrors(mut self, sessions: &[MirrorSession]) -> Snapshot {
+        self.mirrors = MirrorTable::new(sessions).map(Box::new);
+        if let Some(t) = &self.mirrors {
+            let outputs = t.outputs();
+            for row in self.vlans.iter_mut() {
+                row.members = row.members.difference(outputs);
+                row.tagged = row.tagged.difference(outputs);
+            }
+            self.promiscuous = self.promiscuous.difference(outputs);
+            self.unknown_unicast = self.unknown_unicast.difference(outputs);
+        }
+        self
+    }
+
+    /// The mirror sessions, if any.
+    #[inline(always)]
+    pub fn mirrors(&self) -> Option<&MirrorTable> {
+        self.mirrors.as_deref()
     }
 
     /// The same snapshot with ports placed on workers.

@@ -250,6 +250,9 @@ counter_enum! {
         /// Over the port's traffic shaping limits (dataplane/engine/src/shaping.rs):
         /// on receipt (counted rx) or at output (counted per port, tx).
         Shaped => "shaped",
+        /// Received on a mirror session's output port, which takes only
+        /// copies (no learning, no forwarding).
+        MirrorOutput => "mirror_output",
     }
 }
 

@@ -15,8 +15,8 @@ pub mod switch;
 pub mod worker;
 
 pub use vswitch_engine::{
-    capture, engine, fdb, frame, limits, mem, offload, pipeline, shaping, snapshot, stats, vlan,
-    vocab, wire,
+    capture, engine, fdb, frame, limits, mem, mirror, offload, pipeline, shaping, snapshot, stats,
+    vlan, vocab, wire,
 };
 // One frame through the pipeline, for `trace` (kept apart: one line to merge).
 pub use vswitch_engine::trace;

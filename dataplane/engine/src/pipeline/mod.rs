@@ -263,6 +263,13 @@ impl Pipeline {
         self.counters
             .rx_many(ctx.ingress, n as u64, rx_bytes as u64);
         match ctx.snapshot.port(ctx.ingress) {
+            // A mirror output takes only copies (crate::mirror).
+            Some(_) if crate::mirror::receives_nothing(ctx.snapshot, ctx.ingress) => {
+                for _ in 0..n {
+                    self.counters.rx_drop(ctx.ingress, DropReason::MirrorOutput);
+                    out.decide(Disposition::Drop(DropReason::MirrorOutput));
+                }
+            }
             Some(port) => {
                 self.cache.begin(ctx.now, ctx.fdb.changes());
                 let learning = port.learning;
@@ -485,6 +492,7 @@ fn forward<'b, S: Spares<'b> + ?Sized, O: Observer>(
     let snap = ctx.snapshot;
     let promiscuous = snap.promiscuous();
     let unknown_unicast = snap.unknown_unicast();
+    let mirrors = snap.mirrors();
     let (mut unicast_count, mut flood_count, mut unknown_count) = (0, 0, 0);
     for (i, ((m, hs), frame)) in meta
         .iter_mut()
@@ -550,7 +558,11 @@ fn forward<'b, S: Spares<'b> + ?Sized, O: Observer>(
         flood_count += !unicast as u64;
         unknown_count += (!unicast && !m.dst_group) as u64;
         eg.out.decide(disposition);
-        eg.send(i as u8, m, frame, ports, row.tagged);
+        let (ports, tagged) = match mirrors {
+            None => (ports, row.tagged),
+            Some(t) => t.apply(ingress, vlan, m.tagged, ports, row.tagged),
+        };
+        eg.send(i as u8, m, frame, ports, tagged);
     }
     eg.counters.event(Event::Unicast, unicast_count);
     eg.counters.event(Event::Flood, flood_count);
