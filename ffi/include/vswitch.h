@@ -255,6 +255,8 @@
  * never produced by this library, listed so counter ids stay the same.
  */
 #define VSW_DROP_SHAPED 17
+
+/**
  * Per-port drop of the threaded daemon (received on a mirror session's
  * output port, which takes only copies); never produced by this
  * library, listed so counter ids stay the same.
