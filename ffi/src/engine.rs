@@ -77,6 +77,9 @@ pub(crate) fn drop_code(r: DropReason) -> i32 {
         DropReason::Truncated => VSW_DROP_TRUNCATED,
         DropReason::BadOffload => VSW_DROP_BAD_OFFLOAD,
         DropReason::LinkDown => VSW_DROP_LINK_DOWN,
+        DropReason::ForgedSource => VSW_DROP_FORGED_SOURCE,
+        DropReason::MacChange => VSW_DROP_MAC_CHANGE,
+        DropReason::MacLimit => VSW_DROP_MAC_LIMIT,
     }
 }
 
@@ -106,6 +109,9 @@ pub(crate) fn drop_name(r: DropReason) -> &'static CStr {
         DropReason::Truncated => c"truncated",
         DropReason::BadOffload => c"bad_offload",
         DropReason::LinkDown => c"link_down",
+        DropReason::ForgedSource => c"forged_source",
+        DropReason::MacChange => c"mac_change",
+        DropReason::MacLimit => c"mac_limit",
     }
 }
 
@@ -123,6 +129,9 @@ pub(crate) fn event_code(e: Event) -> i32 {
         Event::Handoff => VSW_EVENT_HANDOFF,
         Event::ChecksumCompleted => VSW_EVENT_CSUM_COMPLETED,
         Event::SoftwareSegments => VSW_EVENT_SW_SEGMENTS,
+        Event::FdbEvicted => VSW_EVENT_FDB_EVICTED,
+        Event::FdbLimit => VSW_EVENT_FDB_LIMIT,
+        Event::FdbHeldDown => VSW_EVENT_FDB_HELD_DOWN,
     }
 }
 
@@ -144,6 +153,9 @@ pub(crate) fn event_name(e: Event) -> &'static CStr {
         Event::Handoff => c"handoff",
         Event::ChecksumCompleted => c"csum_completed",
         Event::SoftwareSegments => c"sw_segments",
+        Event::FdbEvicted => c"fdb_evicted",
+        Event::FdbLimit => c"fdb_limit",
+        Event::FdbHeldDown => c"fdb_held_down",
     }
 }
 

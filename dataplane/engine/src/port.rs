@@ -3,6 +3,7 @@
 //! runtime crate, not here.
 
 use crate::limits::MAX_FRAME_LEN;
+use crate::policy::PortPolicy;
 use crate::vlan::VlanMode;
 
 /// How one port switches: its VLAN mode and behaviour flags.
@@ -23,6 +24,8 @@ pub struct PortConfig {
     /// ([`Frame::wire_len`](crate::frame::Frame::wire_len)). Longer ones
     /// are dropped as `too_large`, on receipt or at output.
     pub max_frame_len: usize,
+    /// Security policy and MAC-learning limit.
+    pub policy: PortPolicy,
 }
 
 impl PortConfig {
@@ -35,6 +38,7 @@ impl PortConfig {
             flood_unknown_unicast: true,
             promiscuous: false,
             max_frame_len: MAX_FRAME_LEN,
+            policy: PortPolicy::default(),
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct Snapshot {
     vlans: Box<[VlanPorts]>,
     promiscuous: PortSet,
     unknown_unicast: PortSet,
+    /// Ports that refuse unicast for MACs not theirs (MAC changes
+    /// rejected, not promiscuous).
+    dst_locked: PortSet,
     smallest_max_frame: usize,
     /// Worker owning each port (`NO_WORKER` when none): where frames for
     /// it must be handed.
@@ -48,6 +51,7 @@ impl Snapshot {
         let mut vlans = vec![VlanPorts::default(); 4096];
         let mut promiscuous = PortSet::EMPTY;
         let mut unknown_unicast = PortSet::EMPTY;
+        let mut dst_locked = PortSet::EMPTY;
         let mut smallest_max_frame = MAX_FRAME_LEN;
         for (i, cfg) in table.iter().enumerate() {
             let (Some(cfg), Some(id)) = (cfg, PortId::new(i)) else {
@@ -66,6 +70,9 @@ impl Snapshot {
             if cfg.flood_unknown_unicast {
                 unknown_unicast.insert(id);
             }
+            if cfg.policy.locks_destination() && !cfg.promiscuous {
+                dst_locked.insert(id);
+            }
             smallest_max_frame = smallest_max_frame.min(cfg.max_frame_len);
         }
         Snapshot {
@@ -73,6 +80,7 @@ impl Snapshot {
             vlans: vlans.into_boxed_slice(),
             promiscuous,
             unknown_unicast,
+            dst_locked,
             smallest_max_frame,
             placement: vec![NO_WORKER; MAX_PORTS].into_boxed_slice(),
         }
@@ -126,6 +134,14 @@ impl Snapshot {
     #[inline]
     pub fn unknown_unicast(&self) -> PortSet {
         self.unknown_unicast
+    }
+
+    /// Ports that take unicast only for their own MAC
+    /// ([`PortPolicy::mac_changes`](crate::policy::PortPolicy::mac_changes)
+    /// rejected).
+    #[inline]
+    pub fn dst_locked(&self) -> PortSet {
+        self.dst_locked
     }
 
     /// The smallest `max_frame_len` of any port: frames no longer than this

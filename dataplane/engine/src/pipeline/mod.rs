@@ -21,12 +21,13 @@ use cache::FdbCache;
 use crate::fdb::{key_of, Hashed, Learn, Pinned};
 use crate::frame::{Encoding, Frame, Spares};
 use crate::limits::BATCH_SIZE;
+use crate::policy::{self, PortPolicy};
 use crate::port::PortConfig;
 use crate::snapshot::Snapshot;
 use crate::stats::{BatchCounters, WorkerStats};
 use crate::vocab::{DropReason, Event};
 use crate::vocab::{PortId, PortSet};
-use crate::wire::{EthernetFrame, TagKind, Tci, VlanId};
+use crate::wire::{EthernetFrame, Mac, TagKind, Tci, VlanId};
 
 /// What happened to one received frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,7 +254,8 @@ impl Pipeline {
                 if learning {
                     learned = learn(
                         ctx,
-                        &self.meta[..n],
+                        &port.policy,
+                        &mut self.meta[..n],
                         &self.hashes,
                         &mut self.cache,
                         &mut self.counters,
@@ -317,6 +319,7 @@ fn classify(
 ) {
     let ingress = ctx.ingress.index() as u8;
     let (mode, learning, max_frame_len) = (&port.vlan, port.learning, port.max_frame_len);
+    let source_lock = port.policy.source_lock();
     for ((m, hs), f) in meta.iter_mut().zip(hashes.iter_mut()).zip(frames) {
         let parsed =
             EthernetFrame::read_l2_header(f.data()).and_then(|h| Ok((h, mode.classify(h.tag)?)));
@@ -330,6 +333,9 @@ fn classify(
                 } =>
             {
                 Err(DropReason::TooLarge)
+            }
+            Ok((h, _)) if source_lock.is_some_and(|mac| h.src != mac) => {
+                Err(DropReason::ForgedSource)
             }
             p => p,
         };
@@ -378,20 +384,22 @@ fn classify(
 #[inline(never)]
 fn learn(
     ctx: &BatchContext<'_, '_>,
-    meta: &[Meta],
+    policy: &PortPolicy,
+    meta: &mut [Meta],
     hashes: &[Hashes; BATCH_SIZE],
     cache: &mut FdbCache,
     counters: &mut BatchCounters,
 ) -> bool {
     let ingress = ctx.ingress.index() as u8;
+    let limit = policy.learn_limit();
     let mut changed = false;
-    for (m, hs) in meta.iter().zip(hashes) {
+    for (m, hs) in meta.iter_mut().zip(hashes) {
         // A burst from one host repeats its source: after its first learn
         // the cache vouches for it.
         if !m.learn || cache.learned_on(m.src_key, ingress) {
             continue;
         }
-        let event = match ctx.fdb.learn(&hs.src, ctx.ingress, ctx.now) {
+        let event = match ctx.fdb.learn_limited(&hs.src, ctx.ingress, ctx.now, limit) {
             Learn::Unchanged | Learn::Refreshed => None,
             Learn::Learned => Some(Event::FdbLearned),
             Learn::Moved => Some(Event::FdbMoved),
@@ -405,6 +413,13 @@ fn learn(
             }
             Learn::StaticConflict => {
                 counters.event(Event::FdbStaticConflict, 1);
+                continue;
+            }
+            refused @ (Learn::Evicted | Learn::Limit | Learn::HeldDown) => {
+                if let Some(reason) = policy::refused_learn(refused, policy, counters) {
+                    m.vlan = None;
+                    m.drop = Some(reason);
+                }
                 continue;
             }
         };
@@ -484,6 +499,19 @@ fn forward<'b, S: Spares<'b> + ?Sized>(
                     false,
                 ),
             }
+        };
+        let ports = if m.dst_group || snap.dst_locked().is_empty() {
+            ports
+        } else {
+            let refused = policy::refused_destinations(snap, ports, Mac::from_u64(m.dst_key));
+            if refused == ports && !ports.is_empty() {
+                eg.drop(ingress, DropReason::MacChange);
+                continue;
+            }
+            for p in refused.iter() {
+                eg.counters.tx_drop(p, DropReason::MacChange);
+            }
+            ports.difference(refused)
         };
         if ports.is_empty() {
             eg.drop(ingress, DropReason::NoOutput);
