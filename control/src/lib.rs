@@ -12,4 +12,5 @@ pub mod config;
 pub mod controller;
 pub mod link;
 pub mod model;
+pub mod move_guard;
 pub mod table;

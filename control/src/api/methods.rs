@@ -56,6 +56,7 @@ pub const METHODS: &[&str] = &[
     "config.show",
     "config.save",
     "switch.set",
+    "fdb.set",
 ];
 
 fn params<T: DeserializeOwned>(method: &str, v: Value) -> Result<T, RpcError> {
@@ -246,6 +247,15 @@ pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Resul
             result(&SwitchLive {
                 polling: s.polling,
                 max_sleep_us: s.max_sleep_us,
+            })
+        }
+        "fdb.set" => {
+            let patch: crate::model::policy::FdbPatch = params(method, p)?;
+            let s = c.set_fdb(&patch)?;
+            result(&crate::api::results::FdbLive {
+                capacity: s.capacity as usize,
+                aging_secs: s.aging_secs,
+                move_guard: s.move_guard,
             })
         }
         _ => Err(RpcError::new(
@@ -453,6 +463,8 @@ fn stats(c: &Controller) -> Stats {
                     .map(|r| kernel(&r.kernel)),
                 link: e.link.state.to_string(),
                 mtu: e.mtu(),
+                macs: c.switch().fdb().port_macs(e.id),
+                learning_held: c.switch().fdb().learning_held().contains(e.id),
             };
             (e.settings.name.clone(), stats)
         })
@@ -511,6 +523,7 @@ fn stats(c: &Controller) -> Stats {
         fdb: FdbUsage {
             entries: c.switch().fdb().len(now),
             capacity: c.switch().fdb().capacity(),
+            mac_flaps: c.move_guard().flaps(),
         },
     }
 }

@@ -14,6 +14,7 @@
 //! its conversion and its table cells), a field in `PortPatch` (and a line
 //! in `apply`), and its entry in `docs/api.md`.
 
+pub mod policy;
 pub mod port;
 pub mod switch;
 pub mod value;

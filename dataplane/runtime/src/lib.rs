@@ -17,6 +17,7 @@ pub mod worker;
 pub use vswitch_engine::{
     engine, fdb, frame, limits, mem, offload, pipeline, snapshot, stats, vlan, vocab, wire,
 };
+pub use vswitch_engine::{policy, LimitPolicy, PortPolicy};
 pub use vswitch_engine::{
     Disposition, DropReason, Encoding, Engine, EngineError, Event, Fdb, FdbConfig, FdbEntry,
     FdbError, FlushScope, Frame, Mac, PortConfig, PortId, PortSet, Snapshot, StaticEntry, Tci,
