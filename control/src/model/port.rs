@@ -478,7 +478,7 @@ pub struct PortPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forged_transmits: Option<bool>,
     /// Most MACs the port may learn ("none": no limit).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     #[serde(
         default,
         deserialize_with = "present",
