@@ -15,6 +15,7 @@
 //! Nothing here allocates, locks or returns an error.
 
 mod cache;
+mod security;
 
 use cache::FdbCache;
 
@@ -27,7 +28,7 @@ use crate::snapshot::Snapshot;
 use crate::stats::{BatchCounters, WorkerStats};
 use crate::vocab::{DropReason, Event};
 use crate::vocab::{PortId, PortSet};
-use crate::wire::{EthernetFrame, Mac, TagKind, Tci, VlanId};
+use crate::wire::{EthernetFrame, TagKind, Tci, VlanId};
 
 /// What happened to one received frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +250,9 @@ impl Pipeline {
                     &mut self.hashes,
                     &self.cache,
                 );
+                if let Some(mac) = port.policy.source_lock() {
+                    security::drop_forged(mac, frames, &mut self.meta[..n]);
+                }
                 // Phase 1's cache answers stay good unless phase 2 learned.
                 let mut learned = false;
                 if learning {
@@ -319,7 +323,6 @@ fn classify(
 ) {
     let ingress = ctx.ingress.index() as u8;
     let (mode, learning, max_frame_len) = (&port.vlan, port.learning, port.max_frame_len);
-    let source_lock = port.policy.source_lock();
     for ((m, hs), f) in meta.iter_mut().zip(hashes.iter_mut()).zip(frames) {
         let parsed =
             EthernetFrame::read_l2_header(f.data()).and_then(|h| Ok((h, mode.classify(h.tag)?)));
@@ -333,9 +336,6 @@ fn classify(
                 } =>
             {
                 Err(DropReason::TooLarge)
-            }
-            Ok((h, _)) if source_lock.is_some_and(|mac| h.src != mac) => {
-                Err(DropReason::ForgedSource)
             }
             p => p,
         };
@@ -448,6 +448,7 @@ fn forward<'b, S: Spares<'b> + ?Sized>(
     let snap = ctx.snapshot;
     let promiscuous = snap.promiscuous();
     let unknown_unicast = snap.unknown_unicast();
+    let dst_locked = snap.dst_locked();
     let (mut unicast_count, mut flood_count, mut unknown_count) = (0, 0, 0);
     for (i, ((m, hs), frame)) in meta
         .iter_mut()
@@ -500,18 +501,13 @@ fn forward<'b, S: Spares<'b> + ?Sized>(
                 ),
             }
         };
-        let ports = if m.dst_group || snap.dst_locked().is_empty() {
+        let ports = if dst_locked.is_empty() || m.dst_group {
             ports
         } else {
-            let refused = policy::refused_destinations(snap, ports, Mac::from_u64(m.dst_key));
-            if refused == ports && !ports.is_empty() {
-                eg.drop(ingress, DropReason::MacChange);
-                continue;
+            match security::keep_destinations(eg, ingress, ports, m.dst_key) {
+                Some(ports) => ports,
+                None => continue,
             }
-            for p in refused.iter() {
-                eg.counters.tx_drop(p, DropReason::MacChange);
-            }
-            ports.difference(refused)
         };
         if ports.is_empty() {
             eg.drop(ingress, DropReason::NoOutput);
