@@ -27,6 +27,12 @@
 //!   at once; the sweep only reclaims their slots.
 //! - Entries are written only when their port or one-second stamp changes.
 //!
+//! - Dynamic entries are counted per port on every value transition
+//!   (`ports.rs`); `max_macs` and the move guard's hold-down are checked
+//!   only for sources new to a port. A full table evicts fairly
+//!   (`evict.rs`): an evicted entry is DEAD like a deleted one and does not
+//!   bump [`Fdb::changes`].
+//!
 //! Capacity counts claimed slots, retired-but-not-yet-swept ones included,
 //! so after a large flush new MACs are refused (and counted) until the next
 //! sweep; the daemon sweeps right after a flush.
