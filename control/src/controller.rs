@@ -18,6 +18,7 @@ use vswitch_dataplane::{EngineError, PortConfig, PortId, StaticEntry as EngineSt
 
 use crate::config::{self, ConfigFile, ValidConfig};
 use crate::link::{LinkEvent, LinkInfo, LinkState};
+use crate::model::policy::{check_max_macs, FdbPatch};
 use crate::model::port::CreateKind;
 use crate::model::port::{
     check_iface, check_mtu_carried, check_port_name, PortPatch, PortSettings, MTU_OVERHEAD,
@@ -207,6 +208,8 @@ pub struct Controller {
     created_at_start: Vec<String>,
     /// Mirror sessions, in the order they were added.
     mirrors: Vec<MirrorEntry>,
+    /// `[fdb.move_guard]` and its state.
+    move_guard: crate::move_guard::MoveGuard,
 }
 
 /// Makes (or reuses) the tap of a `create = "tap"` port. `Ok(true)`: it
@@ -391,6 +394,7 @@ impl Controller {
                 })?;
         }
         let mirrors = mirror::start(&mut switch, valid.mirrors)?;
+        let guard = valid.fdb.move_guard;
         Ok(Controller {
             switch,
             switch_settings: valid.switch,
@@ -403,6 +407,7 @@ impl Controller {
             stopped: false,
             created_at_start: Vec::new(),
             mirrors,
+            move_guard: crate::move_guard::MoveGuard::new(guard),
         })
     }
 
@@ -478,6 +483,69 @@ impl Controller {
         Ok(&self.switch_settings)
     }
 
+    /// The MAC move guard (settings, episodes, held ports).
+    pub fn move_guard(&self) -> &crate::move_guard::MoveGuard {
+        &self.move_guard
+    }
+
+    /// `[fdb]` as started, with live changes (`fdb.set`).
+    pub fn fdb_settings(&self) -> &FdbSettings {
+        &self.fdb_settings
+    }
+
+    /// Changes the live `[fdb]` settings (aging, move guard): all or
+    /// nothing; `capacity` is fixed at start.
+    pub fn set_fdb(&mut self, patch: &FdbPatch) -> Result<&FdbSettings, ControlError> {
+        if patch.capacity.is_some() {
+            return Err(ControlError::Invalid(
+                "capacity: the table's size is fixed at start; change [fdb] capacity in \
+                 the config file and restart vswitchd"
+                    .into(),
+            ));
+        }
+        if patch.is_empty() {
+            return Err(ControlError::Invalid(
+                "fdb.set: give aging_secs and/or move_guard_moves, move_guard_window_secs, \
+                 move_guard_holddown_secs"
+                    .into(),
+            ));
+        }
+        let guard = patch
+            .move_guard(&self.fdb_settings.move_guard)
+            .map_err(ControlError::Invalid)?;
+        let aging = match patch.aging_secs {
+            Some(a) => Some(
+                u32::try_from(a)
+                    .ok()
+                    .filter(|&a| a <= vswitch_dataplane::limits::MAX_AGING_SECS)
+                    .ok_or_else(|| {
+                        ControlError::Invalid(format!(
+                            "aging_secs: {a} is out of range (0-{}; 0 disables aging)",
+                            vswitch_dataplane::limits::MAX_AGING_SECS
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        if let Some(a) = aging {
+            self.switch
+                .fdb()
+                .set_aging_secs(a)
+                .map_err(|e| ControlError::Invalid(format!("aging_secs: {e}")))?;
+            self.fdb_settings.aging_secs = a as i64;
+        }
+        self.move_guard.set(guard, self.switch.fdb());
+        self.fdb_settings.move_guard = guard;
+        tracing::info!(
+            aging_secs = self.fdb_settings.aging_secs,
+            moves = guard.moves,
+            window_secs = guard.window_secs,
+            holddown_secs = guard.holddown_secs,
+            "fdb settings changed"
+        );
+        Ok(&self.fdb_settings)
+    }
+
     /// Configured ports.
     pub fn ports(&self) -> &[PortEntry] {
         &self.ports
@@ -525,8 +593,16 @@ impl Controller {
         self.mirrors_cleared();
     }
 
-    /// The aging sweep: call about once a second.
-    pub fn sweep(&self) {
+    /// The aging sweep and the MAC move guard: call about once a second.
+    pub fn sweep(&mut self) {
+        let ports = &self.ports;
+        self.move_guard
+            .tick(self.switch.fdb(), self.switch.now_secs() as u64, |id| {
+                ports
+                    .iter()
+                    .find(|p| p.id == id)
+                    .map_or_else(|| format!("#{}", id.index()), |p| p.settings.name.clone())
+            });
         let r = self.switch.fdb().sweep(self.switch.now_secs());
         if r.aged + r.retired > 0 {
             tracing::debug!(
@@ -590,6 +666,8 @@ impl Controller {
         }
         let config = settings
             .engine_config()
+            .map_err(|e| ControlError::Invalid(e.to_string()))?;
+        check_max_macs(&settings, self.switch.fdb().capacity())
             .map_err(|e| ControlError::Invalid(e.to_string()))?;
         let probed = LinkInfo::probe(&settings.iface);
         let driver = settings.driver.choice().resolve(&settings.iface);
@@ -708,6 +786,7 @@ impl Controller {
         let i = self.port_index(name)?;
         self.check_not_mirrored(name)?;
         let entry = self.ports.remove(i);
+        self.move_guard.forget_port(entry.id, self.switch.fdb());
         let before = self.fdb_settings.statics.len();
         self.fdb_settings.statics.retain(|s| s.port != name);
         let statics = before - self.fdb_settings.statics.len();
@@ -750,6 +829,8 @@ impl Controller {
         patch.apply(&mut settings);
         let mut config = settings
             .engine_config()
+            .map_err(|e| ControlError::Invalid(e.to_string()))?;
+        check_max_macs(&settings, self.switch.fdb().capacity())
             .map_err(|e| ControlError::Invalid(e.to_string()))?;
         config.max_frame_len = before.max_frame_len;
         // Re-bound when the driver asked for changes to one that runs

@@ -15,4 +15,5 @@ pub mod link;
 pub mod metrics;
 pub mod mirror_cli;
 pub mod model;
+pub mod move_guard;
 pub mod table;

@@ -264,9 +264,27 @@
 #define VSW_DROP_MIRROR_OUTPUT 18
 
 /**
+ * The port rejects forged transmits and the source is not its MAC
+ * (daemon port policy; never produced by this library's ports).
+ */
+#define VSW_DROP_FORGED_SOURCE 19
+
+/**
+ * The port rejects MAC changes and the unicast is for another MAC
+ * (daemon port policy; never produced by this library's ports).
+ */
+#define VSW_DROP_MAC_CHANGE 20
+
+/**
+ * The port is at its MAC limit and drops new sources (daemon port
+ * policy; never produced by this library's ports).
+ */
+#define VSW_DROP_MAC_LIMIT 21
+
+/**
  * Number of drop reasons: valid reasons are `0..VSW_DROP_COUNT`.
  */
-#define VSW_DROP_COUNT 19
+#define VSW_DROP_COUNT 22
 
 /**
  * Event: frames sent to one learned port (promiscuous copies included).
@@ -329,9 +347,26 @@
 #define VSW_EVENT_SW_SEGMENTS 11
 
 /**
+ * Event: the FDB was full and an entry of the port holding the most
+ * entries was evicted to make room.
+ */
+#define VSW_EVENT_FDB_EVICTED 12
+
+/**
+ * Event: learning refused by a port's MAC limit (daemon port policy).
+ */
+#define VSW_EVENT_FDB_LIMIT 13
+
+/**
+ * Event: learning refused while a port is held down by the MAC move
+ * guard (daemon only).
+ */
+#define VSW_EVENT_FDB_HELD_DOWN 14
+
+/**
  * Number of events: valid events are `0..VSW_EVENT_COUNT`.
  */
-#define VSW_EVENT_COUNT 12
+#define VSW_EVENT_COUNT 15
 
 /**
  * An engine: FDB, port configuration, pipeline and counters. Opaque;

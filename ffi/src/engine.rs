@@ -79,6 +79,9 @@ pub(crate) fn drop_code(r: DropReason) -> i32 {
         DropReason::LinkDown => VSW_DROP_LINK_DOWN,
         DropReason::Shaped => VSW_DROP_SHAPED,
         DropReason::MirrorOutput => VSW_DROP_MIRROR_OUTPUT,
+        DropReason::ForgedSource => VSW_DROP_FORGED_SOURCE,
+        DropReason::MacChange => VSW_DROP_MAC_CHANGE,
+        DropReason::MacLimit => VSW_DROP_MAC_LIMIT,
     }
 }
 
@@ -110,6 +113,9 @@ pub(crate) fn drop_name(r: DropReason) -> &'static CStr {
         DropReason::LinkDown => c"link_down",
         DropReason::Shaped => c"shaped",
         DropReason::MirrorOutput => c"mirror_output",
+        DropReason::ForgedSource => c"forged_source",
+        DropReason::MacChange => c"mac_change",
+        DropReason::MacLimit => c"mac_limit",
     }
 }
 
@@ -127,6 +133,9 @@ pub(crate) fn event_code(e: Event) -> i32 {
         Event::Handoff => VSW_EVENT_HANDOFF,
         Event::ChecksumCompleted => VSW_EVENT_CSUM_COMPLETED,
         Event::SoftwareSegments => VSW_EVENT_SW_SEGMENTS,
+        Event::FdbEvicted => VSW_EVENT_FDB_EVICTED,
+        Event::FdbLimit => VSW_EVENT_FDB_LIMIT,
+        Event::FdbHeldDown => VSW_EVENT_FDB_HELD_DOWN,
     }
 }
 
@@ -148,6 +157,9 @@ pub(crate) fn event_name(e: Event) -> &'static CStr {
         Event::Handoff => c"handoff",
         Event::ChecksumCompleted => c"csum_completed",
         Event::SoftwareSegments => c"sw_segments",
+        Event::FdbEvicted => c"fdb_evicted",
+        Event::FdbLimit => c"fdb_limit",
+        Event::FdbHeldDown => c"fdb_held_down",
     }
 }
 

@@ -138,8 +138,17 @@ pub const VSW_DROP_SHAPED: i32 = 17;
 /// output port, which takes only copies); never produced by this
 /// library, listed so counter ids stay the same.
 pub const VSW_DROP_MIRROR_OUTPUT: i32 = 18;
+/// The port rejects forged transmits and the source is not its MAC
+/// (daemon port policy; never produced by this library's ports).
+pub const VSW_DROP_FORGED_SOURCE: i32 = 19;
+/// The port rejects MAC changes and the unicast is for another MAC
+/// (daemon port policy; never produced by this library's ports).
+pub const VSW_DROP_MAC_CHANGE: i32 = 20;
+/// The port is at its MAC limit and drops new sources (daemon port
+/// policy; never produced by this library's ports).
+pub const VSW_DROP_MAC_LIMIT: i32 = 21;
 /// Number of drop reasons: valid reasons are `0..VSW_DROP_COUNT`.
-pub const VSW_DROP_COUNT: i32 = 19;
+pub const VSW_DROP_COUNT: i32 = 22;
 
 /// Event: frames sent to one learned port (promiscuous copies included).
 pub const VSW_EVENT_UNICAST: i32 = 0;
@@ -165,8 +174,16 @@ pub const VSW_EVENT_HANDOFF: i32 = 9;
 pub const VSW_EVENT_CSUM_COMPLETED: i32 = 10;
 /// Segments cut in software from super-frames (port runtime only).
 pub const VSW_EVENT_SW_SEGMENTS: i32 = 11;
+/// Event: the FDB was full and an entry of the port holding the most
+/// entries was evicted to make room.
+pub const VSW_EVENT_FDB_EVICTED: i32 = 12;
+/// Event: learning refused by a port's MAC limit (daemon port policy).
+pub const VSW_EVENT_FDB_LIMIT: i32 = 13;
+/// Event: learning refused while a port is held down by the MAC move
+/// guard (daemon only).
+pub const VSW_EVENT_FDB_HELD_DOWN: i32 = 14;
 /// Number of events: valid events are `0..VSW_EVENT_COUNT`.
-pub const VSW_EVENT_COUNT: i32 = 12;
+pub const VSW_EVENT_COUNT: i32 = 15;
 
 // ----- types -----
 

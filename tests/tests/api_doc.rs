@@ -182,7 +182,7 @@ fn api_doc_names_every_result_field() {
         ("port.show", json!({"name": "p2"})),
         (
             "port.add",
-            json!({"name": "p3", "iface": tap, "vlan_mode": "trunk", "vlan": 20, "trunk_vlans": "20,30", "worker": 0, "create": "tap", "owner": 0, "mtu": 1500,
+            json!({"name": "p3", "iface": tap, "vlan_mode": "trunk", "vlan": 20, "trunk_vlans": "20,30", "worker": 0, "create": "tap", "owner": 0, "mtu": 1500, "mac": "02:00:00:00:99:03", "max_macs": 100,
                 "shaping": {"ingress": {"average_bps": 1_000_000, "peak_bps": 2_000_000, "burst_bytes": 10_000},
                             "egress": {"average_bps": 1_000_000, "peak_bps": 2_000_000, "burst_bytes": 10_000}}}),
         ),
@@ -229,6 +229,10 @@ fn api_doc_names_every_result_field() {
         (
             "switch.set",
             json!({"polling": "adaptive", "max_sleep_us": 40}),
+        ),
+        (
+            "fdb.set",
+            json!({"aging_secs": 300, "move_guard_moves": 5, "move_guard_holddown_secs": 0}),
         ),
         ("config.show", json!({})),
         ("config.save", json!({"path": d.dir.join("saved.toml")})),

@@ -61,6 +61,7 @@ pub const METHODS: &[&str] = &[
     "mirror.add",
     "mirror.del",
     "mirror.list",
+    "fdb.set",
 ];
 
 fn params<T: DeserializeOwned>(method: &str, v: Value) -> Result<T, RpcError> {
@@ -263,6 +264,15 @@ pub fn call(c: &mut Controller, caller: Caller, method: &str, p: Value) -> Resul
             result(&super::trace::run(c, &t)?)
         }
         "mirror.add" | "mirror.del" | "mirror.list" => super::mirror::call(c, method, p),
+        "fdb.set" => {
+            let patch: crate::model::policy::FdbPatch = params(method, p)?;
+            let s = c.set_fdb(&patch)?;
+            result(&crate::api::results::FdbLive {
+                capacity: s.capacity as usize,
+                aging_secs: s.aging_secs,
+                move_guard: s.move_guard,
+            })
+        }
         _ => Err(RpcError::new(
             code::METHOD_NOT_FOUND,
             format!("unknown method {method:?}; methods: {}", METHODS.join(", ")),
@@ -474,6 +484,8 @@ fn stats(c: &Controller) -> Stats {
                     .map(|r| kernel(&r.kernel)),
                 link: e.link.state.to_string(),
                 mtu: e.mtu(),
+                macs: c.switch().fdb().port_macs(e.id),
+                learning_held: c.switch().fdb().learning_held().contains(e.id),
             };
             (e.settings.name.clone(), stats)
         })
@@ -532,6 +544,7 @@ fn stats(c: &Controller) -> Stats {
         fdb: FdbUsage {
             entries: c.switch().fdb().len(now),
             capacity: c.switch().fdb().capacity(),
+            mac_flaps: c.move_guard().flaps(),
         },
         mirrors: super::mirror::stats(c),
     }

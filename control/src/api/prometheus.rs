@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::results::{KernelCounters, PortCounters, Stats, WorkerLoad};
+use super::results::{KernelCounters, PortCounters, PortStats, Stats, WorkerLoad};
 
 pub(super) fn escape(label: &str) -> String {
     label
@@ -191,6 +191,31 @@ pub fn render(stats: &Stats) -> String {
         "MAC table capacity.",
     );
     let _ = writeln!(out, "vswitch_fdb_capacity {}", stats.fdb.capacity);
+    family(
+        &mut out,
+        "vswitch_fdb_mac_flaps_total",
+        "counter",
+        "MAC flapping episodes seen by the move guard.",
+    );
+    let _ = writeln!(out, "vswitch_fdb_mac_flaps_total {}", stats.fdb.mac_flaps);
+    let policy_families: [(&str, &str, Read<PortStats, u64>); 2] = [
+        (
+            "vswitch_port_macs",
+            "Dynamic MAC entries counted for a port (what max_macs is checked against).",
+            |p| p.macs as u64,
+        ),
+        (
+            "vswitch_port_learning_held",
+            "1 while the MAC move guard holds a port's learning down.",
+            |p| p.learning_held as u64,
+        ),
+    ];
+    for (name, help, value) in policy_families {
+        family(&mut out, name, "gauge", help);
+        for (port, p) in &stats.ports {
+            let _ = writeln!(out, "{name}{{port=\"{}\"}} {}", escape(port), value(p));
+        }
+    }
     out
 }
 
@@ -225,6 +250,8 @@ mod tests {
         assert!(t.contains("vswitch_events_total{event=\"flood\"} 4"));
         assert!(t.contains("vswitch_worker_busy_seconds_total{worker=\"0\",cpu=\"1\"} 1.5"));
         assert!(t.contains("vswitch_fdb_entries 1"));
+        assert!(t.contains("vswitch_fdb_mac_flaps_total 0"));
+        assert!(t.contains("vswitch_port_macs{port=\"vm\\\"1\"} 0"));
         for line in t.lines().filter(|l| !l.starts_with('#')) {
             assert_eq!(line.split(' ').count(), 2, "sample line {line:?}");
         }

@@ -339,6 +339,13 @@ pub struct PortStats {
     pub link: String,
     /// The MTU the port carries now (as in `status`).
     pub mtu: u32,
+    /// Dynamic MAC entries counted for the port (what `max_macs` is
+    /// checked against; flushed and aged ones until the next sweep).
+    #[serde(default)]
+    pub macs: usize,
+    /// Learning is held down by the MAC move guard.
+    #[serde(default)]
+    pub learning_held: bool,
 }
 
 /// A worker's load in `stats.show`.
@@ -394,6 +401,20 @@ pub struct FdbUsage {
     pub entries: usize,
     /// Most entries.
     pub capacity: usize,
+    /// MAC flapping episodes the move guard saw since start.
+    #[serde(default)]
+    pub mac_flaps: u64,
+}
+
+/// The result of `fdb.set`: the live `[fdb]` settings now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FdbLive {
+    /// Most entries (fixed at start).
+    pub capacity: usize,
+    /// Aging time; 0 = never.
+    pub aging_secs: i64,
+    /// The MAC move guard.
+    pub move_guard: crate::model::policy::MoveGuardSettings,
 }
 
 /// `stats.show` (format prometheus).

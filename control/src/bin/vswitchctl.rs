@@ -210,6 +210,13 @@ enum FdbCmd {
         #[arg(long)]
         include_static: bool,
     },
+    /// Changes the [fdb] settings that change live: aging and the MAC move
+    /// guard (capacity is fixed at start).
+    Set {
+        /// What to change.
+        #[command(flatten)]
+        flags: vswitch_control::model::policy::FdbPatch,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -433,6 +440,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             ("fdb.flush", ctl.call("fdb.flush", &p)?)
         }
+        Command::Fdb(FdbCmd::Set { flags }) => ("fdb.set", ctl.call("fdb.set", &flags)?),
         Command::Stats(StatsCmd::Show { format }) => {
             let format: StatsFormat = serde_json::from_value(Value::String(format))
                 .map_err(|e| format!("stats show --format: {e}"))?;
@@ -602,6 +610,14 @@ fn human(method: &str, r: &Value) -> Result<String, String> {
             let d: FdbDeleted = typed(method, r)?;
             format!("deleted {} in VLAN {}\n", d.mac, d.vlan)
         }
+        "fdb.set" => {
+            let f: vswitch_control::api::results::FdbLive = typed(method, r)?;
+            let g = f.move_guard;
+            format!(
+                "aging_secs {}; move guard: {} moves in {} s, hold-down {} s\n",
+                f.aging_secs, g.moves, g.window_secs, g.holddown_secs
+            )
+        }
         "fdb.flush" => {
             let f: Flushed = typed(method, r)?;
             format!("flushed {}\n", plural(f.flushed, "entry", "entries"))
@@ -690,6 +706,11 @@ fn port_show_human(r: &PortDetail) -> String {
         .into_iter()
         .map(|(k, _, v)| (k.to_string(), v))
         .collect();
+    rows.extend(
+        vswitch_control::model::policy::policy_cells(&i.settings)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v)),
+    );
     rows.extend([
         ("link".to_string(), i.link.clone()),
         ("driver_in_use".into(), i.driver_in_use.clone()),

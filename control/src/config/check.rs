@@ -92,6 +92,7 @@ pub fn check(file: ConfigFile, src: Option<&str>) -> Result<ValidConfig, ConfigE
     let workers = check_switch(&file.switch, src)?;
     let (fdb_capacity, fdb_aging_secs) = check_fdb(&file.fdb, src)?;
     let ports = check_ports(file.ports, src)?;
+    check_policies(&file.fdb, &ports, fdb_capacity, src)?;
     let statics = check_statics(&file.fdb, &ports, src)?;
     let mirrors = super::mirror::check_mirrors(file.mirrors, &ports, &statics, src)?;
     Ok(ValidConfig {
@@ -328,4 +329,32 @@ fn check_statics(
         statics.push((vlan, mac, port.id));
     }
     Ok(statics)
+}
+
+/// `[fdb.move_guard]`, and each port's `max_macs` against the capacity.
+fn check_policies(
+    f: &FdbSettings,
+    ports: &[ValidPort],
+    capacity: usize,
+    src: Option<&str>,
+) -> Result<(), ConfigError> {
+    if let Err((key, m)) = f.move_guard.check() {
+        return Err(at(
+            src,
+            &[Seg::Key("fdb"), Seg::Key("move_guard"), Seg::Key(key)],
+            format!("fdb.move_guard.{key}"),
+            m,
+        ));
+    }
+    for (i, p) in ports.iter().enumerate() {
+        if let Err(e) = crate::model::policy::check_max_macs(&p.settings, capacity) {
+            return Err(at(
+                src,
+                &[Seg::Key("port"), Seg::Index(i), Seg::Key(e.key)],
+                format!("port {:?}.{}", p.settings.name, e.key),
+                e.message,
+            ));
+        }
+    }
+    Ok(())
 }

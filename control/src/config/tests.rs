@@ -600,3 +600,90 @@ fn shaping_tables_are_read_checked_and_written_back() {
         assert!(e.message.contains(msg), "{table}: {e}");
     }
 }
+
+#[test]
+fn port_policy_keys_are_read_checked_and_written_back() {
+    let src = "[fdb]\ncapacity = 64\n[fdb.move_guard]\nmoves = 3\nwindow_secs = 10\nholddown_secs = 30\n\
+               [[port]]\nname = \"a\"\niface = \"x\"\nvlan = 1\nmac = \"02:00:00:00:00:01\"\n\
+               forged_transmits = false\nmac_changes = false\nmax_macs = 2\nlimit_policy = \"allow\"\n";
+    let v = parse(src).and_then(|f| check(f, Some(src))).unwrap();
+    let p = &v.ports[0].config.policy;
+    assert!(!p.forged_transmits && !p.mac_changes);
+    assert_eq!(p.max_macs, Some(2));
+    assert_eq!(v.fdb.move_guard.holddown_secs, 30);
+    let text = to_toml(&v.file());
+    assert!(
+        text.contains("max_macs = 2") && text.contains("limit_policy = \"allow\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("[fdb.move_guard]") && text.contains("holddown_secs = 30"),
+        "{text}"
+    );
+    assert_eq!(parse(&text).unwrap(), v.file());
+
+    let base = "[[port]]\nname = \"a\"\niface = \"x\"\nvlan = 1\n";
+    for (extra, key, line, msg) in [
+        (
+            "forged_transmits = false\n",
+            "port \"a\".forged_transmits",
+            5,
+            "needs the port's mac",
+        ),
+        (
+            "mac_changes = false\n",
+            "port \"a\".mac_changes",
+            5,
+            "needs the port's mac",
+        ),
+        (
+            "max_macs = 0\n",
+            "port \"a\".max_macs",
+            5,
+            "max_macs 0 is out of range",
+        ),
+        ("max_macs = -1\n", "port \"a\".max_macs", 5, "out of range"),
+        (
+            "max_macs = 70000\n",
+            "port \"a\".max_macs",
+            5,
+            "above the fdb capacity 65536",
+        ),
+        (
+            "limit_policy = \"block\"\n",
+            "port \"a\".limit_policy",
+            5,
+            "expected drop or allow",
+        ),
+        (
+            "mac = \"ff:ff:ff:ff:ff:ff\"\n",
+            "port \"a\".mac",
+            5,
+            "group or zero",
+        ),
+    ] {
+        let src = format!("{base}{extra}");
+        let e = check_err(&src);
+        assert_eq!((e.key.as_str(), e.line), (key, Some(line)), "{extra}: {e}");
+        assert!(e.message.contains(msg), "{extra}: {e}");
+    }
+    for (extra, key, msg) in [
+        ("moves = 0", "fdb.move_guard.moves", "out of range"),
+        (
+            "window_secs = -1",
+            "fdb.move_guard.window_secs",
+            "out of range",
+        ),
+        (
+            "holddown_secs = -2",
+            "fdb.move_guard.holddown_secs",
+            "out of range",
+        ),
+        ("speed = 1", "fdb.move_guard.speed", "unknown"),
+    ] {
+        let src = format!("[fdb.move_guard]\n{extra}\n{base}");
+        let e = check_err(&src);
+        assert_eq!((e.key.as_str(), e.line), (key, Some(2)), "{extra}: {e}");
+        assert!(e.message.contains(msg), "{extra}: {e}");
+    }
+}

@@ -18,6 +18,7 @@
 //! in `apply`), and its entry in `docs/api.md`.
 
 pub mod mirror;
+pub mod policy;
 pub mod port;
 pub mod shaping;
 pub mod switch;

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use vswitch_dataplane::port::{Driver, DriverChoice};
 use vswitch_dataplane::{PortConfig, VlanMode, VlanSet};
 
+use super::policy::{LimitPolicyName, MaxMacs};
 use super::shaping::{Shaping, ShapingPatch};
-use super::value::{present, Change, Mtu, Vlan, VlanList};
+use super::value::{present, Change, MacAddr, Mtu, Vlan, VlanList};
 
 /// `vlan_mode`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -146,6 +147,23 @@ pub struct PortSettings {
     /// model/shaping.rs); unset: none.
     #[serde(default, skip_serializing_if = "Shaping::is_off")]
     pub shaping: Shaping,
+    /// The port's own MAC (its VM's NIC), for the security policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddr>,
+    /// Deliver unicast for MACs other than `mac` to the port (ESXi "MAC
+    /// address changes"); false needs `mac`.
+    #[serde(default = "yes")]
+    pub mac_changes: bool,
+    /// Accept frames whose source is not `mac` (ESXi "forged
+    /// transmits"); false needs `mac`.
+    #[serde(default = "yes")]
+    pub forged_transmits: bool,
+    /// Most MACs the port may have learned (default: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_macs: Option<MaxMacs>,
+    /// drop | allow: frames from new sources past `max_macs`.
+    #[serde(default)]
+    pub limit_policy: LimitPolicyName,
 }
 
 /// `create`: the kind of interface vswitchd makes for a port.
@@ -280,6 +298,11 @@ impl PortSettings {
             owner: None,
             mtu: None,
             shaping: Shaping::default(),
+            mac: None,
+            mac_changes: true,
+            forged_transmits: true,
+            max_macs: None,
+            limit_policy: LimitPolicyName::default(),
         }
     }
 
@@ -339,6 +362,7 @@ impl PortSettings {
         c.learning = self.learning;
         c.flood_unknown_unicast = self.flood_unknown_unicast;
         c.shaping = self.shaping.engine()?;
+        c.policy = super::policy::engine_policy(self)?;
         Ok(c)
     }
 
@@ -450,6 +474,34 @@ pub struct PortPatch {
     #[command(flatten)]
     #[serde(default, skip_serializing_if = "ShapingPatch::is_empty")]
     pub shaping: ShapingPatch,
+    /// The port's own MAC ("none" to unset).
+    #[arg(long, value_name = "MAC")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mac: Option<Change<MacAddr>>,
+    /// Accept unicast for MACs other than `mac`.
+    #[arg(long, value_name = "BOOL")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_changes: Option<bool>,
+    /// Accept frames whose source is not `mac`.
+    #[arg(long, value_name = "BOOL")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forged_transmits: Option<bool>,
+    /// Most MACs the port may learn ("none": no limit).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_macs: Option<Change<MaxMacs>>,
+    /// drop or allow: frames from new sources past max_macs.
+    #[arg(long, value_name = "POLICY")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_policy: Option<LimitPolicyName>,
 }
 
 impl PortPatch {
@@ -516,6 +568,21 @@ impl PortPatch {
             s.mtu = m.clone().into_option();
         }
         self.shaping.apply(&mut s.shaping);
+        if let Some(m) = &self.mac {
+            s.mac = m.clone().into_option();
+        }
+        if let Some(b) = self.mac_changes {
+            s.mac_changes = b;
+        }
+        if let Some(b) = self.forged_transmits {
+            s.forged_transmits = b;
+        }
+        if let Some(m) = &self.max_macs {
+            s.max_macs = m.clone().into_option();
+        }
+        if let Some(p) = self.limit_policy {
+            s.limit_policy = p;
+        }
     }
 }
 

@@ -185,6 +185,9 @@ pub struct FdbSettings {
     /// `[[fdb.static]]` entries.
     #[serde(default, rename = "static", skip_serializing_if = "Vec::is_empty")]
     pub statics: Vec<StaticEntry>,
+    /// `[fdb.move_guard]`: MAC flapping detection and hold-down.
+    #[serde(default)]
+    pub move_guard: super::policy::MoveGuardSettings,
 }
 
 impl Default for FdbSettings {
@@ -193,6 +196,7 @@ impl Default for FdbSettings {
             capacity: default_capacity(),
             aging_secs: default_aging(),
             statics: Vec::new(),
+            move_guard: Default::default(),
         }
     }
 }

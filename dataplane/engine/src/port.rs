@@ -3,6 +3,7 @@
 //! runtime crate, not here.
 
 use crate::limits::MAX_FRAME_LEN;
+use crate::policy::PortPolicy;
 use crate::shaping::PortShaping;
 use crate::vlan::VlanMode;
 
@@ -26,6 +27,8 @@ pub struct PortConfig {
     pub max_frame_len: usize,
     /// Traffic shaping per direction (none by default).
     pub shaping: PortShaping,
+    /// Security policy and MAC-learning limit.
+    pub policy: PortPolicy,
 }
 
 impl PortConfig {
@@ -39,6 +42,7 @@ impl PortConfig {
             promiscuous: false,
             max_frame_len: MAX_FRAME_LEN,
             shaping: PortShaping::default(),
+            policy: PortPolicy::default(),
         }
     }
 }

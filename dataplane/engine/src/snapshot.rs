@@ -28,6 +28,9 @@ pub struct Snapshot {
     vlans: Box<[VlanPorts]>,
     promiscuous: PortSet,
     unknown_unicast: PortSet,
+    /// Ports that refuse unicast for MACs not theirs (MAC changes
+    /// rejected, not promiscuous).
+    dst_locked: PortSet,
     smallest_max_frame: usize,
     /// Ports with egress shaping, and the length up to which a frame
     /// skips the per-port output checks (see [`Snapshot::egress_fast_len`]).
@@ -61,6 +64,7 @@ impl Snapshot {
         let mut vlans = vec![VlanPorts::default(); 4096];
         let mut promiscuous = PortSet::EMPTY;
         let mut unknown_unicast = PortSet::EMPTY;
+        let mut dst_locked = PortSet::EMPTY;
         let mut smallest_max_frame = MAX_FRAME_LEN;
         let mut shaped_egress = PortSet::EMPTY;
         for (i, cfg) in table.iter().enumerate() {
@@ -80,6 +84,9 @@ impl Snapshot {
             if cfg.flood_unknown_unicast {
                 unknown_unicast.insert(id);
             }
+            if cfg.policy.locks_destination() && !cfg.promiscuous {
+                dst_locked.insert(id);
+            }
             smallest_max_frame = smallest_max_frame.min(cfg.max_frame_len);
             if cfg.shaping.egress.is_some() {
                 shaped_egress.insert(id);
@@ -90,6 +97,7 @@ impl Snapshot {
             vlans: vlans.into_boxed_slice(),
             promiscuous,
             unknown_unicast,
+            dst_locked,
             smallest_max_frame,
             shaped_egress,
             egress_fast_len: if shaped_egress.is_empty() {
@@ -187,6 +195,14 @@ impl Snapshot {
     #[inline]
     pub fn unknown_unicast(&self) -> PortSet {
         self.unknown_unicast
+    }
+
+    /// Ports that take unicast only for their own MAC
+    /// ([`PortPolicy::mac_changes`](crate::policy::PortPolicy::mac_changes)
+    /// rejected).
+    #[inline]
+    pub fn dst_locked(&self) -> PortSet {
+        self.dst_locked
     }
 
     /// The smallest `max_frame_len` of any port: frames no longer than this

@@ -253,6 +253,16 @@ counter_enum! {
         /// Received on a mirror session's output port, which takes only
         /// copies (no learning, no forwarding).
         MirrorOutput => "mirror_output",
+        /// The port rejects forged transmits and the frame's source is not
+        /// the port's MAC.
+        ForgedSource => "forged_source",
+        /// The port rejects MAC changes and the unicast frame is for a MAC
+        /// not the port's; counted per port (tx), or once (rx) when no
+        /// other port was to get the frame.
+        MacChange => "mac_change",
+        /// The port is at its `max_macs` with `limit_policy = "drop"` and
+        /// the frame's source is new to it.
+        MacLimit => "mac_limit",
     }
 }
 
@@ -285,6 +295,15 @@ counter_enum! {
         /// Segments cut in software from super-frames for ports that cannot
         /// take them whole.
         SoftwareSegments => "sw_segments",
+        /// The table was full: an entry of the port holding the most
+        /// entries (never a static one) was evicted from the new MAC's
+        /// buckets to make room for it.
+        FdbEvicted => "fdb_evicted",
+        /// Learning refused: the port is at its `max_macs` (frames dropped
+        /// or forwarded by its `limit_policy`).
+        FdbLimit => "fdb_limit",
+        /// Learning refused: the port is held down by the MAC move guard.
+        FdbHeldDown => "fdb_held_down",
     }
 }
 

@@ -20,6 +20,7 @@ pub use vswitch_engine::{
 };
 // One frame through the pipeline, for `trace` (kept apart: one line to merge).
 pub use vswitch_engine::trace;
+pub use vswitch_engine::{policy, LimitPolicy, PortPolicy};
 pub use vswitch_engine::{
     Disposition, DropReason, Encoding, Engine, EngineError, Event, Fdb, FdbConfig, FdbEntry,
     FdbError, FlushScope, Frame, Mac, PortConfig, PortId, PortSet, Snapshot, StaticEntry, Tci,

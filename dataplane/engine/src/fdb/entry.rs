@@ -73,6 +73,22 @@ impl Value {
         )
     }
 
+    /// This dynamic entry, evicted: DEAD (lookups miss it, its key may
+    /// learn it again in place, the sweep reclaims it) but keeping its
+    /// port, and marked with the static bit, which no other DEAD value
+    /// carries, so that it counts for its port until it is reclaimed
+    /// (fdb/ports.rs).
+    #[inline]
+    pub(super) const fn evicted(self) -> Value {
+        Value((self.0 & !STATE_MASK) | State::Dead as u64 | STATIC_BIT)
+    }
+
+    /// Made by [`Value::evicted`].
+    #[inline]
+    pub(super) const fn is_evicted(self) -> bool {
+        self.0 & STATE_MASK == State::Dead as u64 && self.0 & STATIC_BIT != 0
+    }
+
     #[inline]
     pub(super) const fn state(self) -> State {
         match self.0 & STATE_MASK {

@@ -27,11 +27,19 @@
 //!   at once; the sweep only reclaims their slots.
 //! - Entries are written only when their port or one-second stamp changes.
 //!
+//! - Dynamic entries are counted per port on every value transition
+//!   (`ports.rs`); `max_macs` and the move guard's hold-down are checked
+//!   only for sources new to a port. A full table evicts fairly
+//!   (`evict.rs`): an evicted entry is DEAD like a deleted one and does not
+//!   bump [`Fdb::changes`].
+//!
 //! Capacity counts claimed slots, retired-but-not-yet-swept ones included,
 //! so after a large flush new MACs are refused (and counted) until the next
 //! sweep; the daemon sweeps right after a flush.
 
 mod entry;
+mod evict;
+mod ports;
 mod qsbr;
 mod sync;
 mod table;
@@ -42,6 +50,7 @@ use entry::{age, epoch_after, key, key_vlan, pack_thresholds, threshold, State, 
 use sync::{AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering, PORT_SLOTS, VLAN_SLOTS};
 use table::{Slot, Table};
 
+pub use ports::Move;
 pub use table::Hashed;
 
 /// The FDB key of (VLAN, MAC) as one word: VID << 48 | MAC. Never 0.
@@ -113,6 +122,14 @@ pub enum Learn {
     Race,
     /// Refused: the MAC is static on another port.
     StaticConflict,
+    /// Refused for now: the table was full, and an entry of the port
+    /// holding the most entries in the MAC's buckets was evicted; its slot
+    /// is free after the next sweep.
+    Evicted,
+    /// Refused: the port holds its limit of entries.
+    Limit,
+    /// Refused: the port's learning is held down (MAC move guard).
+    HeldDown,
 }
 
 /// Which entries a flush removes.
@@ -178,6 +195,8 @@ pub struct Fdb {
     /// appearing: a move, a flush, a static add, a delete, an aging change.
     /// Per-worker caches of FDB answers are valid while it stays put.
     changes: crossbeam_utils::CachePadded<AtomicU64>,
+    /// Entries per port, learning hold-downs, the move log.
+    book: ports::PortBook,
 }
 
 impl core::fmt::Debug for Fdb {
@@ -223,6 +242,7 @@ impl Fdb {
                 token: 0,
             }),
             changes: crossbeam_utils::CachePadded::new(AtomicU64::new(0)),
+            book: ports::PortBook::new(),
         })
     }
 
@@ -344,7 +364,7 @@ impl Fdb {
     /// `Full` or `Race`.
     fn insert(&self, h: &Hashed, value: Value) -> Learn {
         if self.used.load(Ordering::Relaxed) >= self.capacity {
-            return Learn::Full;
+            return self.evict(h, value);
         }
         // Balanced two-choice: the emptier bucket (ties to the first).
         let [b1, b2] = self.table.window(h);
@@ -357,7 +377,7 @@ impl Fdb {
             .slots()
             .find(|s| s.key.load(Ordering::Acquire) == EMPTY_KEY)
         else {
-            return Learn::Full;
+            return self.evict(h, value);
         };
         if mine
             .key
@@ -384,6 +404,7 @@ impl Fdb {
         // can also find it.
         target.set_tag(target.index_of(&mine), h.tag);
         mine.val.store(value.0, Ordering::Release);
+        self.book.transition(Value::FREE, value);
         Learn::Learned
     }
 
@@ -396,7 +417,7 @@ impl Fdb {
     }
 
     #[inline(always)]
-    fn learn(&self, h: &Hashed, port: PortId, now: u32) -> Learn {
+    fn learn(&self, h: &Hashed, port: PortId, now: u32, limit: u32) -> Learn {
         let stamp = now & entry::STAMP_MASK;
         let vid = key_vlan(h.key);
         match self.find(h) {
@@ -421,13 +442,20 @@ impl Fdb {
                 } else {
                     Learn::Learned
                 };
+                if outcome != Learn::Refreshed {
+                    if let Some(refused) = self.book.admit(port, limit) {
+                        return refused;
+                    }
+                }
                 let new = Value::live(port, false, stamp, self.current_epoch());
                 match slot
                     .val
                     .compare_exchange(v.0, new.0, Ordering::AcqRel, Ordering::Relaxed)
                 {
                     Ok(_) => {
+                        self.book.transition(v, new);
                         if outcome == Learn::Moved {
+                            self.book.record_move(h.key, v.port(), port);
                             self.changed();
                         }
                         outcome
@@ -436,7 +464,10 @@ impl Fdb {
                 }
             }
             None if self.inserting(h) => Learn::Race,
-            None => self.insert(h, Value::live(port, false, stamp, self.current_epoch())),
+            None => match self.book.admit(port, limit) {
+                Some(refused) => refused,
+                None => self.insert(h, Value::live(port, false, stamp, self.current_epoch())),
+            },
         }
     }
 
@@ -461,10 +492,16 @@ impl Fdb {
         for _ in 0..CONTROL_RETRIES {
             let new = Value::live(port, true, 0, self.current_epoch());
             let done = match self.find(&h) {
-                Some((slot, v)) => slot
-                    .val
-                    .compare_exchange(v.0, new.0, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok(),
+                Some((slot, v)) => {
+                    let ok = slot
+                        .val
+                        .compare_exchange(v.0, new.0, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok();
+                    if ok {
+                        self.book.transition(v, new);
+                    }
+                    ok
+                }
                 None => match self.insert(&h, new) {
                     Learn::Learned => true,
                     Learn::Full => return Err(FdbError::Full),
@@ -497,6 +534,7 @@ impl Fdb {
                 .compare_exchange(v.0, Value::DEAD.0, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
+                self.book.transition(v, Value::DEAD);
                 self.changed();
                 return true;
             }
@@ -672,6 +710,7 @@ impl Fdb {
                     )
                     .is_ok()
                 {
+                    self.book.transition(v, Value::RECLAIMING);
                     maint.pending.push(index);
                     let expired = v.state() == State::Live
                         && !v.is_static()
@@ -826,7 +865,15 @@ impl Pinned<'_> {
     /// Records that `h`'s MAC was seen on `port` at `now` (seconds).
     #[inline]
     pub fn learn(&self, h: &Hashed, port: PortId, now: u32) -> Learn {
-        self.fdb.learn(h, port, now)
+        self.fdb.learn(h, port, now, crate::policy::NO_MAC_LIMIT)
+    }
+
+    /// [`Pinned::learn`] for a port that may hold at most `limit` dynamic
+    /// entries ([`crate::policy::NO_MAC_LIMIT`]: any number): a source new
+    /// to the port is refused ([`Learn::Limit`]) when it holds `limit`.
+    #[inline]
+    pub fn learn_limited(&self, h: &Hashed, port: PortId, now: u32, limit: u32) -> Learn {
+        self.fdb.learn(h, port, now, limit)
     }
 }
 

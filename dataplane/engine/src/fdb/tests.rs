@@ -3,6 +3,7 @@
 //! The interleaving proofs are the loom tests in `tests/loom_fdb.rs`.
 
 use super::*;
+use crate::vocab::PortSet;
 
 fn v(n: u16) -> VlanId {
     VlanId::new(n).unwrap()
@@ -195,24 +196,110 @@ fn flush_scopes() {
 }
 
 #[test]
-fn full_table_refuses_until_swept() {
+fn full_table_evicts_the_learners_own_entries_until_swept() {
     let f = fdb(16, 0);
     let mut r = f.reader().unwrap();
     for m in 0..16 {
         assert_eq!(learn(&mut r, 1, m, 0, 0), Learn::Learned, "mac {m}");
     }
-    assert_eq!(learn(&mut r, 1, 99, 0, 0), Learn::Full);
+    assert_eq!(f.port_macs(p(0)), 16);
+    // Port 0 holds every entry: it makes room from its own.
+    assert_eq!(learn(&mut r, 1, 99, 0, 0), Learn::Evicted);
+    // The evicted entry counts for its port until the sweep reclaims it.
+    assert_eq!((f.len(0), f.port_macs(p(0))), (15, 16));
     // Known MACs still move and refresh when full.
-    assert_eq!(learn(&mut r, 1, 3, 1, 0), Learn::Moved);
+    let known = (0..16)
+        .find(|&m| lookup(&mut r, 1, m, 0).is_some())
+        .unwrap();
+    assert_eq!(learn(&mut r, 1, known, 1, 0), Learn::Moved);
+    assert_eq!((f.port_macs(p(0)), f.port_macs(p(1))), (15, 1));
     f.flush(FlushScope::All, false);
-    assert_eq!(
+    assert_ne!(
         learn(&mut r, 1, 99, 0, 0),
-        Learn::Full,
+        Learn::Learned,
         "flushed slots count until swept"
     );
     f.sweep(0);
+    assert_eq!((f.port_macs(p(0)), f.port_macs(p(1))), (0, 0));
     assert_eq!(learn(&mut r, 1, 99, 0, 0), Learn::Learned);
     assert_eq!(f.add_static(v(2), mac(1), p(0)), Ok(()));
+    assert_eq!(f.port_macs(p(0)), 1, "static entries are not counted");
+}
+
+#[test]
+fn eviction_spares_smaller_ports_and_static_entries() {
+    let f = fdb(64, 0);
+    let mut r = f.reader().unwrap();
+    // Port 1's two hosts and a static entry on port 2, then a storm of
+    // sources on port 0 far past capacity, swept now and then.
+    assert_eq!(learn(&mut r, 1, 1_000_001, 1, 0), Learn::Learned);
+    assert_eq!(learn(&mut r, 1, 1_000_002, 1, 0), Learn::Learned);
+    f.add_static(v(1), mac(1_000_003), p(2)).unwrap();
+    let mut evicted = 0;
+    for m in 0..5_000 {
+        match learn(&mut r, 1, m, 0, m as u32 / 100) {
+            Learn::Evicted => evicted += 1,
+            Learn::Learned | Learn::Full | Learn::Race => {}
+            other => panic!("{other:?}"),
+        }
+        if m % 500 == 0 {
+            f.sweep(m as u32 / 100);
+        }
+    }
+    assert!(evicted > 100, "{evicted}");
+    for m in [1_000_001, 1_000_002] {
+        assert_eq!(lookup(&mut r, 1, m, 50), Some(p(1)), "mac {m}");
+    }
+    assert_eq!(lookup(&mut r, 1, 1_000_003, 50), Some(p(2)));
+    assert_eq!(f.port_macs(p(1)), 2);
+    // The small port makes room at the big one's expense.
+    let mut got = 0;
+    for m in 2_000_000..2_000_040 {
+        if learn(&mut r, 1, m, 1, 60) == Learn::Evicted {
+            got += 1;
+        }
+    }
+    assert!(got > 0);
+    assert!(f.port_macs(p(1)) >= 2);
+}
+
+#[test]
+fn limits_refuse_new_sources_only() {
+    let f = fdb(64, 0);
+    let mut r = f.reader().unwrap();
+    let lim = |r: &mut FdbReader, m: u64, port: usize| {
+        let pin = r.pin();
+        let h = pin.hash(v(1), mac(m));
+        pin.learn_limited(&h, p(port), 0, 2)
+    };
+    assert_eq!(lim(&mut r, 1, 0), Learn::Learned);
+    assert_eq!(lim(&mut r, 2, 0), Learn::Learned);
+    assert_eq!(lim(&mut r, 3, 0), Learn::Limit);
+    assert_eq!(lim(&mut r, 1, 0), Learn::Unchanged, "known sources refresh");
+    // A MAC moving in is new to the port too.
+    assert_eq!(learn(&mut r, 1, 4, 1, 0), Learn::Learned);
+    assert_eq!(lim(&mut r, 4, 0), Learn::Limit);
+    // One leaving makes room.
+    assert_eq!(learn(&mut r, 1, 2, 1, 0), Learn::Moved);
+    assert_eq!(lim(&mut r, 3, 0), Learn::Learned);
+    assert!(f.remove(v(1), mac(3), 0));
+    assert_eq!(f.port_macs(p(0)), 1);
+    // Held down: no new or moving source, refreshes still go.
+    f.set_learning_held(p(0), true);
+    assert_eq!(lim(&mut r, 5, 0), Learn::HeldDown);
+    assert_eq!(learn(&mut r, 1, 4, 0, 0), Learn::HeldDown);
+    assert_eq!(learn(&mut r, 1, 1, 0, 1), Learn::Refreshed);
+    assert_eq!(f.learning_held(), PortSet::one(p(0)));
+    f.set_learning_held(p(0), false);
+    assert_eq!(learn(&mut r, 1, 4, 0, 1), Learn::Moved);
+    let mut moves = Vec::new();
+    let mut cursor = 0;
+    assert_eq!(f.drain_moves(&mut cursor, |m| moves.push(m)), 0);
+    let got: Vec<_> = moves
+        .iter()
+        .map(|m| (Mac::from_u64(m.key), m.from, m.to))
+        .collect();
+    assert_eq!(got, vec![(mac(2), p(0), p(1)), (mac(4), p(1), p(0))]);
 }
 
 #[test]
@@ -342,6 +429,6 @@ fn a_full_capacity_of_lab_macs_fits() {
             .filter(|&m| learn(&mut r, 1 + (m % 2) as u16, m, 0, 0) != Learn::Learned)
             .count();
         assert_eq!(refused, 0, "capacity {capacity}");
-        assert_eq!(learn(&mut r, 3, 0, 0, 0), Learn::Full);
+        assert_eq!(learn(&mut r, 3, 0, 0, 0), Learn::Evicted);
     }
 }

@@ -16,6 +16,7 @@
 
 mod cache;
 mod observe;
+mod security;
 mod shape;
 
 use cache::FdbCache;
@@ -24,6 +25,7 @@ pub use observe::{Classified, NoObserver, Observer};
 use crate::fdb::{key_of, Hashed, Learn, Pinned};
 use crate::frame::{Encoding, Frame, Spares};
 use crate::limits::BATCH_SIZE;
+use crate::policy::{self, PortPolicy};
 use crate::port::PortConfig;
 use crate::snapshot::Snapshot;
 use crate::stats::{BatchCounters, WorkerStats};
@@ -282,6 +284,9 @@ impl Pipeline {
                     &self.cache,
                     obs,
                 );
+                if let Some(mac) = port.policy.source_lock() {
+                    security::drop_forged(mac, frames, &mut self.meta[..n]);
+                }
                 if let (true, Some(shaper)) = (O::LEARNS, &port.shaping.ingress) {
                     shape::ingress(shaper, (self.clock)(), frames, &mut self.meta[..n]);
                 }
@@ -290,7 +295,8 @@ impl Pipeline {
                 if learning && O::LEARNS {
                     learned = learn(
                         ctx,
-                        &self.meta[..n],
+                        &port.policy,
+                        &mut self.meta[..n],
                         &self.hashes,
                         &mut self.cache,
                         &mut self.counters,
@@ -435,20 +441,22 @@ fn classify<O: Observer>(
 #[inline(never)]
 fn learn(
     ctx: &BatchContext<'_, '_>,
-    meta: &[Meta],
+    policy: &PortPolicy,
+    meta: &mut [Meta],
     hashes: &[Hashes; BATCH_SIZE],
     cache: &mut FdbCache,
     counters: &mut BatchCounters,
 ) -> bool {
     let ingress = ctx.ingress.index() as u8;
+    let limit = policy.learn_limit();
     let mut changed = false;
-    for (m, hs) in meta.iter().zip(hashes) {
+    for (m, hs) in meta.iter_mut().zip(hashes) {
         // A burst from one host repeats its source: after its first learn
         // the cache vouches for it.
         if !m.learn || cache.learned_on(m.src_key, ingress) {
             continue;
         }
-        let event = match ctx.fdb.learn(&hs.src, ctx.ingress, ctx.now) {
+        let event = match ctx.fdb.learn_limited(&hs.src, ctx.ingress, ctx.now, limit) {
             Learn::Unchanged | Learn::Refreshed => None,
             Learn::Learned => Some(Event::FdbLearned),
             Learn::Moved => Some(Event::FdbMoved),
@@ -462,6 +470,13 @@ fn learn(
             }
             Learn::StaticConflict => {
                 counters.event(Event::FdbStaticConflict, 1);
+                continue;
+            }
+            refused @ (Learn::Evicted | Learn::Limit | Learn::HeldDown) => {
+                if let Some(reason) = policy::refused_learn(refused, policy, counters) {
+                    m.vlan = None;
+                    m.drop = Some(reason);
+                }
                 continue;
             }
         };
@@ -493,6 +508,7 @@ fn forward<'b, S: Spares<'b> + ?Sized, O: Observer>(
     let promiscuous = snap.promiscuous();
     let unknown_unicast = snap.unknown_unicast();
     let mirrors = snap.mirrors();
+    let dst_locked = snap.dst_locked();
     let (mut unicast_count, mut flood_count, mut unknown_count) = (0, 0, 0);
     for (i, ((m, hs), frame)) in meta
         .iter_mut()
@@ -544,6 +560,14 @@ fn forward<'b, S: Spares<'b> + ?Sized, O: Observer>(
                     others.intersection(unknown_unicast.union(promiscuous)),
                     false,
                 ),
+            }
+        };
+        let ports = if dst_locked.is_empty() || m.dst_group {
+            ports
+        } else {
+            match security::keep_destinations(eg, ingress, ports, m.dst_key) {
+                Some(ports) => ports,
+                None => continue,
             }
         };
         if ports.is_empty() {
