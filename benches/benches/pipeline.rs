@@ -6,6 +6,12 @@
 //!   with that many MACs in the table; every frame gets a random known
 //!   source and destination, written into the frame before its batch.
 //! - rewrite_only/1M: just those writes, to subtract.
+//! - bare_{1k,64k,1M}: the floor (issue 20) on the same frames and pairs:
+//!   [`Bare`], a bare learn+lookup loop over an atomic open-addressing
+//!   table. `benches/ratio.sh` prints pipeline / bare from criterion's
+//!   estimates of one run.
+//! - hot4k_1M, bare_hot4k_1M: the 1M table, but frames only come from
+//!   1k hot senders to 3k hot receivers (a few busy hosts, many quiet).
 //! - flood_mix: half broadcast, a quarter unknown unicast, a quarter known,
 //!   into access, trunk and guest ports (copies for two encodings).
 //! - vlan_push_pop: learned unicast access→trunk (push) then trunk→access
@@ -20,7 +26,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vswitch_benches::{frame64, host, Rig, Rng};
+use vswitch_benches::{frame64, host, Bare, Rig, Rng};
 use vswitch_engine::capture::{Capture, CaptureFilter, Point};
 use vswitch_engine::limits::BATCH_SIZE;
 use vswitch_engine::{Disposition, PortConfig, PortId, VlanId, VlanMode};
@@ -44,33 +50,45 @@ fn trunk() -> PortConfig {
 }
 
 /// A rig with `macs` hosts learned: a quarter behind port 0 (the sources),
-/// the rest spread over ports 1-3. Returns it with a sequence of
+/// the rest spread over ports 1-3, and the bare loop's table with the
+/// same hosts on the same ports. Returns them with a sequence of
 /// (dst||src) address pairs to write into frames.
-fn unicast_rig(macs: usize) -> (Rig, Vec<[u8; 12]>) {
+fn unicast_rig(macs: usize) -> (Rig, Bare, Vec<[u8; 12]>) {
     let ports = (0..4).map(|i| (p(i), access())).collect();
     let mut rig = Rig::new(macs.max(1024), ports);
+    let mut bare = Bare::new(macs.max(1024));
     let senders = macs / 4;
     for i in 0..macs {
         let port = if i < senders { 0 } else { 1 + i % 3 };
         rig.learn(v10(), host(i as u64), p(port));
+        bare.learn(host(i as u64), port as u64);
     }
     assert_eq!(rig.fdb.len(rig.now), macs, "every host learned");
-    let mut rng = Rng::new(7);
-    let pairs = (0..PAIRS)
-        .map(|_| {
-            let src = host(rng.range(0, senders as u64));
-            let dst = host(rng.range(senders as u64, macs as u64));
-            let mut pair = [0u8; 12];
-            pair[..6].copy_from_slice(&dst.octets());
-            pair[6..].copy_from_slice(&src.octets());
-            pair
-        })
-        .collect();
+    let pairs = random_pairs(0..senders as u64, senders as u64..macs as u64);
     let template: Vec<Vec<u8>> = (0..BATCH_SIZE)
         .map(|_| frame64(host(0), host(0), None))
         .collect();
     rig.load(&template);
-    (rig, pairs)
+    for i in 0..BATCH_SIZE {
+        bare.frame_mut(i).copy_from_slice(&template[i]);
+    }
+    (rig, bare, pairs)
+}
+
+/// (dst||src) pairs, sources and destinations drawn uniformly from hosts
+/// with these indices.
+fn random_pairs(src: std::ops::Range<u64>, dst: std::ops::Range<u64>) -> Vec<[u8; 12]> {
+    let mut rng = Rng::new(7);
+    (0..PAIRS)
+        .map(|_| {
+            let s = host(rng.range(src.start, src.end));
+            let d = host(rng.range(dst.start, dst.end));
+            let mut pair = [0u8; 12];
+            pair[..6].copy_from_slice(&d.octets());
+            pair[6..].copy_from_slice(&s.octets());
+            pair
+        })
+        .collect()
 }
 
 fn write_pairs(rig: &mut Rig, pairs: &[[u8; 12]], cursor: &mut usize) {
@@ -80,27 +98,64 @@ fn write_pairs(rig: &mut Rig, pairs: &[[u8; 12]], cursor: &mut usize) {
     }
 }
 
+fn write_pairs_bare(bare: &mut Bare, pairs: &[[u8; 12]], cursor: &mut usize) {
+    for i in 0..BATCH_SIZE {
+        bare.frame_mut(i)[..12].copy_from_slice(&pairs[*cursor]);
+        *cursor = (*cursor + 1) % pairs.len();
+    }
+}
+
+/// Pipeline and bare loop, one after the other, on the same pairs.
+fn unicast_pair(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    rig: &mut Rig,
+    bare: &mut Bare,
+    pairs: &[[u8; 12]],
+) {
+    let mut cursor = 0;
+    // The frames really are learned unicast: every one forwarded to one port.
+    write_pairs(rig, pairs, &mut cursor);
+    rig.run(p(0));
+    assert!(rig
+        .out()
+        .dispositions()
+        .iter()
+        .all(|d| matches!(d, Disposition::Forward(_))));
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            write_pairs(rig, pairs, &mut cursor);
+            black_box(rig.run(p(0)))
+        })
+    });
+    let mut cursor = 0;
+    write_pairs_bare(bare, pairs, &mut cursor);
+    // Every destination found on port 1, 2 or 3 (a miss adds 0xff).
+    let sum = bare.run();
+    assert!(
+        (BATCH_SIZE as u64..=3 * BATCH_SIZE as u64).contains(&sum),
+        "{sum}"
+    );
+    g.bench_function(format!("bare_{name}"), |b| {
+        b.iter(|| {
+            write_pairs_bare(bare, pairs, &mut cursor);
+            black_box(bare.run())
+        })
+    });
+}
+
 fn unicast(c: &mut Criterion) {
     let mut g = c.benchmark_group("unicast");
     g.throughput(Throughput::Elements(BATCH_SIZE as u64));
     for (name, macs) in [("1k", 1_000), ("64k", 65_536), ("1M", 1_000_000)] {
-        let (mut rig, pairs) = unicast_rig(macs);
-        let mut cursor = 0;
-        // The frames really are learned unicast: every one forwarded to one port.
-        write_pairs(&mut rig, &pairs, &mut cursor);
-        rig.run(p(0));
-        assert!(rig
-            .out()
-            .dispositions()
-            .iter()
-            .all(|d| matches!(d, Disposition::Forward(_))));
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                write_pairs(&mut rig, &pairs, &mut cursor);
-                black_box(rig.run(p(0)))
-            })
-        });
+        let (mut rig, mut bare, pairs) = unicast_rig(macs);
+        unicast_pair(&mut g, name, &mut rig, &mut bare, &pairs);
         if macs == 1_000_000 {
+            // 1k busy senders to 3k busy receivers among the million.
+            let senders = macs as u64 / 4;
+            let hot = random_pairs(0..1024, senders..senders + 3072);
+            unicast_pair(&mut g, "hot4k_1M", &mut rig, &mut bare, &hot);
+            let mut cursor = 0;
             g.bench_function("rewrite_only_1M", |b| {
                 b.iter(|| {
                     write_pairs(&mut rig, &pairs, &mut cursor);
@@ -202,7 +257,7 @@ fn capture(c: &mut Criterion) {
         ("output_none", Some((Point::Output, never))),
     ];
     for (id, (name, case)) in cases.into_iter().enumerate() {
-        let (mut rig, pairs) = unicast_rig(1_000);
+        let (mut rig, _, pairs) = unicast_rig(1_000);
         let cap = case.map(|(point, filter)| {
             let cap = Arc::new(Capture::new(id as u64, point, filter, 128));
             rig.engine_mut()

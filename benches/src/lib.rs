@@ -201,3 +201,151 @@ impl Rig {
         &mut self.engine
     }
 }
+
+/// The floor the pipeline is judged against (issue 20): per batch, read
+/// destination and source MACs from each frame, learn every source and
+/// look up every destination in an atomic open-addressing table with the
+/// whole batch's slots prefetched first. Nothing else: no VLAN
+/// classification, no flush epochs, no aging, no egress encoding.
+///
+/// The table is linear probing over 16-byte (key, value) slots, a power
+/// of two of them at most half full, so a lookup almost always reads one
+/// cache line. Frames live in buffers laid out like the [`Rig`]'s.
+pub struct Bare {
+    slots: Box<[[std::sync::atomic::AtomicU64; 2]]>,
+    mask: usize,
+    mem: Vec<u8>,
+    hashes: [(u64, usize, u64, usize); BATCH_SIZE],
+    /// Clock stored with learned entries.
+    pub now: u32,
+}
+
+/// murmur3's 64-bit finalizer (as the FDB uses).
+#[inline]
+fn bare_mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+#[inline(always)]
+fn bare_prefetch<T>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint with no architectural effect; the
+    // address comes from a live reference.
+    unsafe {
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(p as *const T as *const i8)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Reads 6 bytes at `at` as a MAC key (big-endian, in the low 48 bits),
+/// with a fixed VID 10 on top, as the FDB packs (VLAN, MAC).
+#[inline(always)]
+fn bare_key(frame: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b[2..].copy_from_slice(&frame[at..at + 6]);
+    (10u64 << 48) | u64::from_be_bytes(b)
+}
+
+impl Bare {
+    /// A table for `capacity` entries and a batch of empty 64-byte frames.
+    pub fn new(capacity: usize) -> Bare {
+        use std::sync::atomic::AtomicU64;
+        let n = (2 * capacity).next_power_of_two();
+        Bare {
+            slots: (0..n)
+                .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
+                .collect(),
+            mask: n - 1,
+            mem: vec![0; BATCH_SIZE * FRAME_SIZE],
+            hashes: [(0, 0, 0, 0); BATCH_SIZE],
+            now: 1,
+        }
+    }
+
+    /// Receive buffer `i`'s 64 bytes of frame data.
+    #[inline]
+    pub fn frame_mut(&mut self, i: usize) -> &mut [u8] {
+        let base = i * FRAME_SIZE + HEADROOM;
+        &mut self.mem[base..base + 64]
+    }
+
+    #[inline(always)]
+    fn home(&self, key: u64) -> usize {
+        bare_mix(key) as usize & self.mask
+    }
+
+    /// Records `key` on `port`: writes only when the value changes.
+    #[inline(always)]
+    fn learn_at(&self, key: u64, mut i: usize, port: u64) {
+        use std::sync::atomic::Ordering;
+        let val = port | (self.now as u64) << 8;
+        loop {
+            let [k, v] = &self.slots[i];
+            let cur = k.load(Ordering::Acquire);
+            if cur == key {
+                if v.load(Ordering::Relaxed) != val {
+                    v.store(val, Ordering::Release);
+                }
+                return;
+            }
+            if cur == 0 {
+                if k.compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    v.store(val, Ordering::Release);
+                    return;
+                }
+                continue;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    #[inline(always)]
+    fn lookup_at(&self, key: u64, mut i: usize) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        loop {
+            let [k, v] = &self.slots[i];
+            match k.load(Ordering::Acquire) {
+                0 => return None,
+                cur if cur == key => return Some(v.load(Ordering::Acquire) & 0xff),
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
+
+    /// Learns `mac` on `port` (VID 10, as the pipeline benches use).
+    pub fn learn(&mut self, mac: Mac, port: u64) {
+        let key = (10u64 << 48) | mac.to_u64();
+        self.learn_at(key, self.home(key), port);
+    }
+
+    /// One batch received on port 0: returns the sum of the destination
+    /// ports found (so nothing is optimized away).
+    #[inline(never)]
+    pub fn run(&mut self) -> u64 {
+        for i in 0..BATCH_SIZE {
+            let base = i * FRAME_SIZE + HEADROOM;
+            let f = &self.mem[base..base + 12];
+            let (dst, src) = (bare_key(f, 0), bare_key(f, 6));
+            let (hd, hs) = (self.home(dst), self.home(src));
+            bare_prefetch(&self.slots[hd]);
+            bare_prefetch(&self.slots[hs]);
+            self.hashes[i] = (dst, hd, src, hs);
+        }
+        for &(_, _, src, hs) in &self.hashes {
+            self.learn_at(src, hs, 0);
+        }
+        let mut sum = 0;
+        for &(dst, hd, _, _) in &self.hashes {
+            sum += self.lookup_at(dst, hd).unwrap_or(0xff);
+        }
+        sum
+    }
+}
