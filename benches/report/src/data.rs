@@ -91,7 +91,10 @@ impl Tsv {
 
     /// The rows as maps from column name to field.
     pub fn records(&self) -> Vec<Rec<'_>> {
-        self.rows.iter().map(|r| Rec { tsv: self, row: r }).collect()
+        self.rows
+            .iter()
+            .map(|r| Rec { tsv: self, row: r })
+            .collect()
     }
 }
 
@@ -235,7 +238,9 @@ impl Report {
         }
         for f in Tsv::read(&raw.join("fails.tsv")).rows {
             if let [_, peer, reason, ..] = f.as_slice() {
-                r.fails.entry(peer.clone()).or_insert_with(|| reason.clone());
+                r.fails
+                    .entry(peer.clone())
+                    .or_insert_with(|| reason.clone());
             }
         }
         r.load_udp(&Tsv::read(&raw.join("udp.tsv")));
@@ -267,7 +272,10 @@ impl Report {
         let mut keys: Vec<(String, u32)> = Vec::new();
         for rec in &recs {
             push_unique(&mut self.peers, rec.s("peer"));
-            let k = (rec.s("peer").to_owned(), rec.f("size").unwrap_or(0.0) as u32);
+            let k = (
+                rec.s("peer").to_owned(),
+                rec.f("size").unwrap_or(0.0) as u32,
+            );
             if !keys.contains(&k) {
                 keys.push(k);
             }
@@ -349,7 +357,10 @@ impl Report {
         let recs = t.records();
         let mut cases: Vec<(u32, String)> = Vec::new();
         for rec in &recs {
-            let k = (rec.f("streams").unwrap_or(0.0) as u32, rec.s("offloads").to_owned());
+            let k = (
+                rec.f("streams").unwrap_or(0.0) as u32,
+                rec.s("offloads").to_owned(),
+            );
             if !cases.contains(&k) {
                 cases.push(k);
             }

@@ -89,7 +89,9 @@ fn lines(
                 chart
                     .draw_series(LineSeries::new(s.1.iter().copied(), c.stroke_width(2)))?
                     .label(name)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                    });
                 chart.draw_series(s.1.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
             }
             chart
