@@ -159,7 +159,9 @@ fn sink(port: &str, secs: &str) -> Result<(), String> {
     };
     if let Ok(path) = std::env::var("LATENCY_CDF") {
         let mut out = String::new();
-        let points = (0..=100).map(|p| f64::from(p) / 100.0).chain([0.999, 0.9999]);
+        let points = (0..=100)
+            .map(|p| f64::from(p) / 100.0)
+            .chain([0.999, 0.9999]);
         for p in points {
             out.push_str(&format!("{} {:.2}\n", p * 100.0, pct(p.max(1e-9))));
         }
