@@ -104,13 +104,17 @@ gen_max() {
 }
 
 rate_point() {   # PEER PCT RATE RUN -> a row of rate.tsv
-    local p=$1 pct=$2 rate=$3 run=$4 spid c0=0 c1=0 sent got cpu=- cpct=- cdf=
+    local p=$1 pct=$2 rate=$3 run=$4 spid c0=0 c1=0 sent got cpu=- cpct=- cdf='' snd rcv
+    read -r snd rcv <<< "$(hosts_of "$p")"
     [ "$pct" = "$LAT_PCT" ] && cdf=$RAW/cdf/$p-$run.txt
-    LATENCY_CDF=$cdf ip netns exec "${P}rcv" taskset -c 0 target/release/latency sink 7000 $((RATE_SECS + 5)) > "$DIR/sink.out" &
+    env ${cdf:+"LATENCY_CDF=$cdf"} ip netns exec "$rcv" taskset -c 0 target/release/latency sink 7000 $((RATE_SECS + 5)) > "$DIR/sink.out" &
     spid=$!
     sleep 0.3
     [ -n "$DPID" ] && c0=$(cpu_ns "$DPID")
-    ip netns exec "${P}snd" taskset -c 0 target/release/latency send "$RCV_IP:7000" "$rate" "$RATE_SECS" > "$DIR/send.out" || true
+    # Under a hard limit: a sender whose frames go nowhere (no ARP reply)
+    # blocks once its socket buffer fills.
+    timeout -k 1 $((RATE_SECS + 5)) ip netns exec "$snd" taskset -c 0 target/release/latency send "$RCV_IP:7000" "$rate" "$RATE_SECS" \
+        > "$DIR/send.out" || true
     [ -n "$DPID" ] && c1=$(cpu_ns "$DPID")
     wait "$spid" || true
     [ -n "$cdf" ] && [ ! -s "$cdf" ] && rm -f "$cdf"
@@ -153,7 +157,11 @@ rate_main() {
                 continue
             fi
             idle_point "$p" "$i"
-            ip netns exec "${P}snd" ping -c 1 -W 1 "$RCV_IP" >/dev/null 2>&1 || true
+            # The sender computes its UDP checksums itself: AF_XDP peers
+            # (OVS, testpmd) forward a partial checksum as it is and the
+            # receiver drops the datagram (the TCP section shows that case).
+            ip netns exec "$(hosts_of "$p" | cut -d' ' -f1)" ethtool -K eth0 tx off >/dev/null 2>&1 || true
+            ip netns exec "$(hosts_of "$p" | cut -d' ' -f1)" ping -c 1 -W 1 "$RCV_IP" >/dev/null 2>&1 || true
             for pct in $RATE_PCTS; do rate_point "$p" "$pct" $((max * pct / 100)) "$i"; done
             path_down "$p"
         done
@@ -190,6 +198,7 @@ pm_cleanup() {
         for pid in $(ip netns pids "${P}h$i" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
     done
     for i in $(seq $PORTS); do ip netns del "${P}h$i" 2>/dev/null; ip link del "${P}p$i" 2>/dev/null; done
+    return 0
 }
 
 pm_hosts() {
@@ -252,7 +261,7 @@ pm_point() {   # SWITCH CONFIG RUN -> a row of promisc.tsv
     for i in $(seq $PORTS); do rx0[i]=$(counter "${P}h$i" rx_packets); done
     [ -n "$DPID" ] && c0=$(cpu_ns "$DPID")
     s0=$(cpu_snapshot)
-    ip netns exec "${P}h1" taskset -c 0 target/release/latency send 198.18.1.2:7000 "$PROMISC_RATE" "$PROMISC_SECS" > "$DIR/send.out" || true
+    timeout -k 1 $((PROMISC_SECS + 5)) ip netns exec "${P}h1" taskset -c 0 target/release/latency send 198.18.1.2:7000 "$PROMISC_RATE" "$PROMISC_SECS" > "$DIR/send.out" || true
     sleep 0.2
     s1=$(cpu_snapshot)
     [ -n "$DPID" ] && c1=$(cpu_ns "$DPID")
