@@ -137,9 +137,10 @@ pub fn is_vswitchd(peer: &str) -> bool {
     matches!(peer, "afxdp" | "packet" | "auto")
 }
 
-/// Peers that busy-poll: they spend a core whatever the load.
+/// Peers that busy-poll: they spend a core whatever the load (OVS's
+/// system ports are polled by its main thread, which sleeps in poll()).
 pub fn busy_polls(peer: &str) -> bool {
-    matches!(peer, "ovs-afxdp" | "ovs-tso" | "testpmd")
+    matches!(peer, "ovs-afxdp" | "testpmd")
 }
 
 pub struct UdpPoint {

@@ -77,7 +77,10 @@ fn lines(
             let mut mesh = chart.configure_mesh();
             mesh.x_desc(x_desc).y_desc(y_desc);
             let fmt_x = |x: &f64| match x_labels {
-                Some(l) => l.get(x.round() as usize).cloned().unwrap_or_default(),
+                Some(l) if (x - x.round()).abs() < 1e-6 && *x >= 0.0 => {
+                    l.get(x.round() as usize).cloned().unwrap_or_default()
+                }
+                Some(_) => String::new(),
                 None => format!("{x}"),
             };
             if x_labels.is_some() {
