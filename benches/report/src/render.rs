@@ -612,6 +612,16 @@ pub fn markdown(r: &Report) -> String {
                     _ => continue,
                 },
             };
+            if cost <= 0.0 {
+                let _ = writeln!(
+                    md,
+                    "- {sw}: flooding delivers {:.0} copies per run that learning does not ({:.1} per sent packet); \
+                     {whose} shows no measurable growth (other work on the shared box fills both CPUs).",
+                    extra,
+                    extra / sent.med
+                );
+                continue;
+            }
             let _ = writeln!(
                 md,
                 "- {sw}: flooding delivers {:.0} copies per run that learning does not ({:.1} per sent packet); \
