@@ -27,6 +27,8 @@ NAMESPACES=(snd rcv bsnd brcv)
 cleanup() {
     local -   # errexit off in here only: remove whatever exists, keep going
     set +e
+    # OVS or testpmd (benches/e2e/peers.sh), where one is up.
+    declare -F peers_cleanup >/dev/null && peers_cleanup
     if [ -n "$DPID" ]; then kill -TERM "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; DPID=; fi
     # A namespace outlives `ip netns del` while a process still runs in it:
     # end the ones we started there (iperf3, trafgen) by id first.
@@ -84,8 +86,9 @@ make_hosts() {
 # Host namespaces of a path: "SND RCV".
 hosts_of() { if [ "$1" = bare ]; then echo "${P}bsnd ${P}brcv"; else echo "${P}snd ${P}rcv"; fi; }
 
-# What a path is called in tables: bare, bridge, vswitchd:DRIVER.
-label() { case $1 in bare|bridge) echo "$1" ;; *) echo "vswitchd:$1" ;; esac; }
+# What a path is called in tables: bare, bridge, a peer of
+# benches/e2e/peers.sh by its name, vswitchd:DRIVER.
+label() { case $1 in bare|bridge|ovs-*|testpmd) echo "$1" ;; *) echo "vswitchd:$1" ;; esac; }
 
 is_skipped() { [[ $SKIPPED == *" $1 "* ]]; }
 
@@ -182,6 +185,33 @@ stop_vswitch() {
     kill -TERM "$DPID"
     wait "$DPID" || true
     DPID=
+}
+
+# Brings a path up: 0 when it is ready, 1 when it is skipped.
+path_up() {
+    case $1 in
+        bare) ;;
+        bridge) start_bridge || { echo "  SKIP bridge: could not set it up" >&2; stop_bridge 2>/dev/null; return 1; } ;;
+        ovs-*|testpmd)
+           is_skipped "$1" && return 1
+           start_peer "$1" 2> "$DIR/peer.err" && return 0
+           echo "  SKIP $1: $(tr '\n' ' ' < "$DIR/peer.err")" >&2
+           # PEER_FAILS: where benches/e2e/compare.sh collects the reasons.
+           tsv "$MODE" "$1" "$(tr '\n\t' '  ' < "$DIR/peer.err")" >> "${PEER_FAILS:-/dev/null}"
+           SKIPPED+="$1 "
+           return 1 ;;
+        *) is_skipped "$1" && return 1
+           start_vswitch "$1" || return 1
+           echo "  $(label "$1") ports: $(vswitch_ports)" ;;
+    esac
+}
+path_down() {
+    case $1 in
+        bare) ;;
+        bridge) stop_bridge ;;
+        ovs-*|testpmd) stop_peer ;;
+        *) stop_vswitch ;;
+    esac
 }
 
 # Nanoseconds a process's threads have run (/proc/PID/task/*/schedstat,

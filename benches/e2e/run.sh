@@ -33,6 +33,8 @@
 # turns on the same switch-side veths, in the same run:
 #   bare            - a plain veth pair snd <-> rcv (what the endpoints can do)
 #   bridge          - a Linux bridge
+#   ovs-afxdp, ovs-tso, ovs-maxsleep, testpmd - Open vSwitch and
+#                     dpdk-testpmd as benches/e2e/peers.sh runs them
 #   vswitchd:DRIVER - vswitchd, one worker on CPU 1, `driver = "DRIVER"` on
 #                     both ports (README.md, [[port]] keys)
 # The sender and receiver run on CPU 0. The receiver's MAC is a static FDB
@@ -79,6 +81,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
 . benches/e2e/lib.sh
+. benches/e2e/peers.sh
 
 MODE=udp
 case ${1:-} in
@@ -103,24 +106,6 @@ STREAMS=${STREAMS:-1 4}
 OFFLOADS=${OFFLOADS:-default off}
 OFFLOADS_ON_ARGS="tx on tso on gso on"   # veth's defaults
 OFFLOADS_OFF_ARGS=${OFFLOADS_OFF_ARGS:-tx off}
-
-# Brings a path up: 0 when it is ready, 1 when it is skipped.
-path_up() {
-    case $1 in
-        bare) ;;
-        bridge) start_bridge || { echo "  SKIP bridge: could not set it up" >&2; stop_bridge 2>/dev/null; return 1; } ;;
-        *) is_skipped "$1" && return 1
-           start_vswitch "$1" || return 1
-           echo "  $(label "$1") ports: $(vswitch_ports)" ;;
-    esac
-}
-path_down() {
-    case $1 in
-        bare) ;;
-        bridge) stop_bridge ;;
-        *) stop_vswitch ;;
-    esac
-}
 
 # ---------------------------------------------------------------- udp ---
 

@@ -10,7 +10,11 @@
 //! (SO_TIMESTAMPNS, the same clock, taken when the receiving veth hands the
 //! frame to the stack), so its own scheduling (it shares a CPU with the
 //! sender) adds nothing. It prints one line:
-//! `received N sent_max S p50_us A p99_us B p999_us C max_us D`.
+//! `received N sent_max S p50_us A p99_us B p999_us C max_us D lost L reordered R`
+//! (lost: sequence numbers below the highest seen that never arrived;
+//! reordered: datagrams that arrived after a higher sequence number).
+//! With `LATENCY_CDF=FILE` set, the sink also writes the latency at every
+//! percentile 0..=100 and at 99.9 and 99.99 to FILE, one `PCT US` a line.
 
 use std::io::IoSliceMut;
 use std::net::UdpSocket;
@@ -104,6 +108,7 @@ fn sink(port: &str, secs: &str) -> Result<(), String> {
     let mut lat: Vec<u64> = Vec::with_capacity(1 << 20);
     let mut last_rx: Option<Instant> = None;
     let mut max_seq = 0u64;
+    let mut reordered = 0u64;
     let mut buf = [0u8; 2048];
     let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
     loop {
@@ -136,6 +141,9 @@ fn sink(port: &str, secs: &str) -> Result<(), String> {
         }
         let seq = u64::from_ne_bytes(buf[..8].try_into().unwrap_or_default());
         let sent = u64::from_ne_bytes(buf[8..16].try_into().unwrap_or_default());
+        if seq + 1 < max_seq {
+            reordered += 1;
+        }
         max_seq = max_seq.max(seq + 1);
         if let Some(rx) = rx_ns {
             lat.push(rx.saturating_sub(sent));
@@ -149,14 +157,26 @@ fn sink(port: &str, secs: &str) -> Result<(), String> {
         let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
         lat[i] as f64 / 1000.0
     };
+    if let Ok(path) = std::env::var("LATENCY_CDF") {
+        let mut out = String::new();
+        let points = (0..=100)
+            .map(|p| f64::from(p) / 100.0)
+            .chain([0.999, 0.9999]);
+        for p in points {
+            out.push_str(&format!("{} {:.2}\n", p * 100.0, pct(p.max(1e-9))));
+        }
+        std::fs::write(&path, out).map_err(|e| format!("{path}: {e}"))?;
+    }
     println!(
-        "received {} sent_max {} p50_us {:.1} p99_us {:.1} p999_us {:.1} max_us {:.1}",
+        "received {} sent_max {} p50_us {:.1} p99_us {:.1} p999_us {:.1} max_us {:.1} lost {} reordered {}",
         lat.len(),
         max_seq,
         pct(0.5),
         pct(0.99),
         pct(0.999),
-        pct(1.0)
+        pct(1.0),
+        max_seq.saturating_sub(lat.len() as u64),
+        reordered
     );
     Ok(())
 }
