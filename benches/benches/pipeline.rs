@@ -69,8 +69,8 @@ fn unicast_rig(macs: usize) -> (Rig, Bare, Vec<[u8; 12]>) {
         .map(|_| frame64(host(0), host(0), None))
         .collect();
     rig.load(&template);
-    for i in 0..BATCH_SIZE {
-        bare.frame_mut(i).copy_from_slice(&template[i]);
+    for (i, t) in template.iter().enumerate() {
+        bare.frame_mut(i).copy_from_slice(t);
     }
     (rig, bare, pairs)
 }
