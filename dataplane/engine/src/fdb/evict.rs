@@ -4,9 +4,9 @@
 //! When a new MAC finds no room (the table at capacity, or both of its
 //! buckets full), the learner evicts, among the LIVE dynamic entries of
 //! the MAC's two buckets, one of the port that holds the most entries in
-//! the whole table, provided that port is the learner itself or holds more
-//! than the learner: a port never makes room at the expense of a port
-//! smaller than itself. So a storm of random sources on one port evicts
+//! the whole table, provided that port is the learner itself or holds at
+//! least two more than the learner: a port never makes room at the expense
+//! of a port that would then hold fewer than itself. So a storm of random sources on one port evicts
 //! only that port's entries, and other ports' hosts stay. Static entries
 //! are never evicted. Within the chosen port, the entry seen least
 //! recently goes.
@@ -44,7 +44,10 @@ impl Fdb {
             }
             let q = v.port();
             let n = self.book.count(q);
-            if q != learner && n <= floor {
+            // Another port's entry only when that port would still hold
+            // at least as many as the learner afterwards: a host learned
+            // alone on its port never makes way for a newcomer.
+            if q != learner && n <= floor.saturating_add(1) {
                 continue;
             }
             let a = age(now, v.stamp());

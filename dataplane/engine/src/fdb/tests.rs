@@ -227,6 +227,21 @@ fn full_table_evicts_the_learners_own_entries_until_swept() {
 }
 
 #[test]
+fn a_newcomer_never_evicts_a_port_that_would_end_up_smaller() {
+    let f = fdb(16, 0);
+    let mut r = f.reader().unwrap();
+    // Sixteen ports with one host each fill the table.
+    for n in 0..16usize {
+        assert_eq!(learn(&mut r, 1, n as u64, n, 0), Learn::Learned);
+    }
+    // A port with none may not take any of them: each would drop to 0.
+    assert_eq!(learn(&mut r, 1, 99, 20, 0), Learn::Full);
+    for n in 0..16usize {
+        assert_eq!(lookup(&mut r, 1, n as u64, 0), Some(p(n)), "host {n}");
+    }
+}
+
+#[test]
 fn eviction_spares_smaller_ports_and_static_entries() {
     let f = fdb(64, 0);
     let mut r = f.reader().unwrap();
