@@ -157,10 +157,10 @@ rate_main() {
                 continue
             fi
             idle_point "$p" "$i"
-            # The sender computes its UDP checksums itself: AF_XDP peers
-            # (OVS, testpmd) forward a partial checksum as it is and the
-            # receiver drops the datagram (the TCP section shows that case).
-            ip netns exec "$(hosts_of "$p" | cut -d' ' -f1)" ethtool -K eth0 tx off >/dev/null 2>&1 || true
+            # Endpoints keep their default offloads; the latency sender
+            # sends UDP without a checksum (tests/src/bin/latency.rs), so
+            # AF_XDP peers that forward a partial checksum as it is can be
+            # measured too (the TCP section shows that failure).
             ip netns exec "$(hosts_of "$p" | cut -d' ' -f1)" ping -c 1 -W 1 "$RCV_IP" >/dev/null 2>&1 || true
             for pct in $RATE_PCTS; do rate_point "$p" "$pct" $((max * pct / 100)) "$i"; done
             path_down "$p"

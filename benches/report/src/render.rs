@@ -332,7 +332,7 @@ const NOTES: &str = "## What limits these figures\n\n\
   per packet at a fixed rate is the core divided by the rate.\n\
 - With the endpoints' default offloads, frames reach an AF_XDP port with partial checksums; a switch that \
   forwards them unchanged (OVS AF_XDP ports, testpmd) delivers TCP segments the receiver drops, so those cases \
-  fail. The paced-UDP section has the sender compute its checksums so that every peer can be measured.\n\
+  fail. The paced-UDP sender sends UDP without a checksum (SO_NO_CHECK; endpoints keep their default offloads) so that every peer can be measured.\n\
 - The box is shared: other builds and tests ran beside this benchmark, so figures move between runs; the \
   min–max spread shows how much.\n\n";
 

@@ -57,6 +57,32 @@ fn now_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// Sends with a zero UDP checksum (SO_NO_CHECK; "no checksum" is valid UDP
+/// over IPv4), so every datagram leaves complete while the host keeps its
+/// default tx offloads: with a checksum left partial for the NIC, a switch
+/// that forwards AF_XDP frames as they are (OVS, testpmd) would deliver
+/// datagrams the receiver drops, and a comparison could not include them.
+fn no_udp_checksum(sock: &UdpSocket) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket fd and a pointer to a live c_int of the
+    // length given; the kernel only reads it.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(format!("SO_NO_CHECK: {}", std::io::Error::last_os_error()))
+    }
+}
+
 fn send(dst: &str, rate: &str, secs: &str) -> Result<(), String> {
     let rate: f64 = num(rate, "rate")?;
     let secs: f64 = num(secs, "seconds")?;
@@ -65,6 +91,7 @@ fn send(dst: &str, rate: &str, secs: &str) -> Result<(), String> {
     }
     let _ = nix::sys::prctl::set_timerslack(1);
     let sock = UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
+    no_udp_checksum(&sock)?;
     sock.connect(dst).map_err(|e| format!("{dst}: {e}"))?;
     let n = (rate * secs) as u64;
     let gap = 1e9 / rate;
