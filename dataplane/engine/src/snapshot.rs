@@ -25,7 +25,9 @@ pub struct VlanPorts {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     ports: Box<[Option<PortConfig>]>,
-    vlans: Box<[VlanPorts]>,
+    /// One row per 12-bit VID, so that indexing by a masked VID needs no
+    /// bounds check on the packet path.
+    vlans: Box<[VlanPorts; 4096]>,
     promiscuous: PortSet,
     unknown_unicast: PortSet,
     /// Ports that refuse unicast for MACs not theirs (MAC changes
@@ -61,7 +63,11 @@ impl Snapshot {
         for (id, cfg) in ports {
             table[id.index()] = Some(cfg);
         }
-        let mut vlans = vec![VlanPorts::default(); 4096];
+        // Built on the heap: 64 KiB is too much for a worker's stack.
+        let mut vlans: Box<[VlanPorts; 4096]> = vec![VlanPorts::default(); 4096]
+            .into_boxed_slice()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("4096 rows"));
         let mut promiscuous = PortSet::EMPTY;
         let mut unknown_unicast = PortSet::EMPTY;
         let mut dst_locked = PortSet::EMPTY;
@@ -94,7 +100,7 @@ impl Snapshot {
         }
         Snapshot {
             ports: table.into_boxed_slice(),
-            vlans: vlans.into_boxed_slice(),
+            vlans,
             promiscuous,
             unknown_unicast,
             dst_locked,
@@ -182,7 +188,7 @@ impl Snapshot {
     /// Members of `vlan` and where it is tagged.
     #[inline]
     pub fn vlan(&self, vlan: VlanId) -> VlanPorts {
-        self.vlans[vlan.get() as usize]
+        self.vlans[vlan.get() as usize & 0xfff]
     }
 
     /// Promiscuous ports.

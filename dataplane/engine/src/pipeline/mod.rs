@@ -489,8 +489,9 @@ fn learn(
     changed
 }
 
-/// Phase 3: look up, decide, and hand each frame to egress.
-// One function per phase: inlined together they spill registers.
+/// Phases 3 and 4: decide every frame ([`decide`]), then hand those that
+/// go somewhere to egress ([`Egress::send_all`]). Two loops rather than
+/// one: fused, the loop spilled registers on every frame.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 fn forward<'b, S: Spares<'b> + ?Sized, O: Observer>(
@@ -503,22 +504,77 @@ fn forward<'b, S: Spares<'b> + ?Sized, O: Observer>(
     eg: &mut Egress<'_, S>,
     obs: &mut O,
 ) {
+    let mut dests = [Dest::default(); BATCH_SIZE];
+    let n = meta.len();
+    decide(
+        ctx,
+        meta,
+        hashes,
+        cache,
+        cache_changed,
+        eg.counters,
+        &mut eg.out.dispositions[..n],
+        &mut dests,
+        obs,
+    );
+    eg.out.n_dispositions = n;
+    eg.send_all(ctx.ingress, meta, frames, &dests);
+}
+
+/// Where [`decide`] sends one frame: its output ports (empty when it is
+/// dropped) and those of them where its VLAN leaves tagged.
+#[derive(Clone, Copy, Default)]
+struct Dest {
+    ports: PortSet,
+    tagged: PortSet,
+}
+
+/// Counts a drop of a frame received on `ingress`; what its disposition is.
+#[inline(always)]
+fn dropped(counters: &mut BatchCounters, ingress: PortId, reason: DropReason) -> Disposition {
+    counters.rx_drop(ingress, reason);
+    Disposition::Drop(reason)
+}
+
+/// Phase 3: look up every destination and decide. Writes each frame's
+/// disposition and the ports it goes to (empty when it is dropped).
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn decide<O: Observer>(
+    ctx: &BatchContext<'_, '_>,
+    meta: &mut [Meta],
+    hashes: &mut [Hashes; BATCH_SIZE],
+    cache: &mut FdbCache,
+    cache_changed: bool,
+    counters: &mut BatchCounters,
+    dispositions: &mut [Disposition],
+    dests: &mut [Dest; BATCH_SIZE],
+    obs: &mut O,
+) {
     let ingress = ctx.ingress;
     let snap = ctx.snapshot;
     let promiscuous = snap.promiscuous();
     let unknown_unicast = snap.unknown_unicast();
-    let mirrors = snap.mirrors();
     let dst_locked = snap.dst_locked();
-    let (mut unicast_count, mut flood_count, mut unknown_count) = (0, 0, 0);
-    for (i, ((m, hs), frame)) in meta
+    if cache_changed {
+        // Phase 2 learned: the cache may know more (or less) than phase 1 saw.
+        for m in meta.iter_mut().filter(|m| m.vlan.is_some() && !m.dst_group) {
+            m.dst_port = cache.port(m.dst_key);
+        }
+    }
+    // Unicast, flood and unknown-unicast counts packed in one register
+    // (21 bits each: a batch is at most BATCH_SIZE frames).
+    let mut counts = 0u64;
+    for (i, (((m, hs), disposition), dest)) in meta
         .iter_mut()
         .zip(hashes.iter_mut())
-        .zip(frames.iter_mut())
+        .zip(dispositions.iter_mut())
+        .zip(dests.iter_mut())
         .enumerate()
     {
         let Some(vlan) = m.vlan else {
             let reason = m.drop.unwrap_or(DropReason::Runt);
-            eg.drop(ingress, reason);
+            *disposition = dropped(counters, ingress, reason);
             continue;
         };
         let row = snap.vlan(vlan);
@@ -526,12 +582,7 @@ fn forward<'b, S: Spares<'b> + ?Sized, O: Observer>(
         let (ports, unicast) = if m.dst_group {
             (others, false)
         } else {
-            let cached = if cache_changed {
-                cache.port(m.dst_key)
-            } else {
-                m.dst_port
-            };
-            let found = match cached {
+            let found = match m.dst_port {
                 Some(port) => Some(PortId::from_bits(port)),
                 None => {
                     if !m.dst_hashed {
@@ -549,7 +600,7 @@ fn forward<'b, S: Spares<'b> + ?Sized, O: Observer>(
             obs.destination(i, found);
             match found {
                 Some(q) if q == ingress => {
-                    eg.drop(ingress, DropReason::SamePort);
+                    *disposition = dropped(counters, ingress, DropReason::SamePort);
                     continue;
                 }
                 Some(q) if row.members.contains(q) => (
@@ -565,32 +616,36 @@ fn forward<'b, S: Spares<'b> + ?Sized, O: Observer>(
         let ports = if dst_locked.is_empty() || m.dst_group {
             ports
         } else {
-            match security::keep_destinations(eg, ingress, ports, m.dst_key) {
+            match security::keep_destinations(snap, counters, ports, m.dst_key) {
                 Some(ports) => ports,
-                None => continue,
+                None => {
+                    *disposition = dropped(counters, ingress, DropReason::MacChange);
+                    continue;
+                }
             }
         };
         if ports.is_empty() {
-            eg.drop(ingress, DropReason::NoOutput);
+            *disposition = dropped(counters, ingress, DropReason::NoOutput);
             continue;
         }
-        let disposition = match (unicast, ports.single()) {
+        *disposition = match (unicast, ports.single()) {
             (true, Some(q)) => Disposition::Forward(q),
             _ => Disposition::Flood(ports),
         };
-        unicast_count += unicast as u64;
-        flood_count += !unicast as u64;
-        unknown_count += (!unicast && !m.dst_group) as u64;
-        eg.out.decide(disposition);
-        let (ports, tagged) = match mirrors {
-            None => (ports, row.tagged),
-            Some(t) => t.apply(ingress, vlan, m.tagged, ports, row.tagged),
+        *dest = Dest {
+            ports,
+            tagged: row.tagged,
         };
-        eg.send(i as u8, m, frame, ports, tagged);
+        counts += if unicast {
+            1
+        } else {
+            (1 << 21) | (((!m.dst_group) as u64) << 42)
+        };
     }
-    eg.counters.event(Event::Unicast, unicast_count);
-    eg.counters.event(Event::Flood, flood_count);
-    eg.counters.event(Event::UnknownUnicast, unknown_count);
+    let field = |shift: u32| (counts >> shift) & ((1 << 21) - 1);
+    counters.event(Event::Unicast, field(0));
+    counters.event(Event::Flood, field(21));
+    counters.event(Event::UnknownUnicast, field(42));
 }
 
 /// Phase 4: encoding, size checks, copies and the output list.
@@ -608,15 +663,31 @@ struct Egress<'o, S: ?Sized> {
 }
 
 impl<'b, S: Spares<'b> + ?Sized> Egress<'_, S> {
-    #[inline]
-    fn drop(&mut self, ingress: PortId, reason: DropReason) {
-        self.counters.rx_drop(ingress, reason);
-        self.out.decide(Disposition::Drop(reason));
+    /// Sends every frame with somewhere to go ([`decide`]'s `dests`).
+    #[inline(never)]
+    fn send_all(
+        &mut self,
+        ingress: PortId,
+        meta: &[Meta],
+        frames: &mut [Frame<'_>],
+        dests: &[Dest; BATCH_SIZE],
+    ) {
+        let mirrors = self.snap.mirrors();
+        for (i, ((m, frame), d)) in meta.iter().zip(frames.iter_mut()).zip(dests).enumerate() {
+            if d.ports.is_empty() {
+                continue;
+            }
+            let (ports, tagged) = match (mirrors, m.vlan) {
+                (Some(t), Some(vlan)) => t.apply(ingress, vlan, m.tagged, d.ports, d.tagged),
+                _ => (d.ports, d.tagged),
+            };
+            self.send(i as u8, m, frame, ports, tagged);
+        }
     }
 
     /// Sends frame `i` to `ports`; `tagged_in_vlan` are the ports where its
     /// VLAN leaves tagged.
-    #[inline]
+    #[inline(always)]
     fn send(
         &mut self,
         i: u8,

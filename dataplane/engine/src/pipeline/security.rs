@@ -3,10 +3,12 @@
 //! they cost one test per batch (forged transmits) and one per unicast
 //! frame (MAC changes).
 
-use super::{Egress, Meta};
-use crate::frame::{Frame, Spares};
+use super::Meta;
+use crate::frame::Frame;
 use crate::policy::refused_destinations;
-use crate::vocab::{DropReason, PortId, PortSet};
+use crate::snapshot::Snapshot;
+use crate::stats::BatchCounters;
+use crate::vocab::{DropReason, PortSet};
 use crate::wire::Mac;
 
 /// After classification: frames whose source is not `mac` die as
@@ -33,22 +35,21 @@ pub(super) fn drop_forged(mac: Mac, frames: &[Frame<'_>], meta: &mut [Meta]) {
 
 /// Removes from `ports` those that reject MAC changes and whose MAC is
 /// not the frame's destination (counted per port); `None` when none is
-/// left because of it (the frame is dropped and counted once).
+/// left because of it (the caller drops the frame and counts it once).
 #[cold]
 #[inline(never)]
-pub(super) fn keep_destinations<'b, S: Spares<'b> + ?Sized>(
-    eg: &mut Egress<'_, S>,
-    ingress: PortId,
+pub(super) fn keep_destinations(
+    snap: &Snapshot,
+    counters: &mut BatchCounters,
     ports: PortSet,
     dst_key: u64,
 ) -> Option<PortSet> {
-    let refused = refused_destinations(eg.snap, ports, Mac::from_u64(dst_key));
+    let refused = refused_destinations(snap, ports, Mac::from_u64(dst_key));
     if refused == ports && !ports.is_empty() {
-        eg.drop(ingress, DropReason::MacChange);
         return None;
     }
     for p in refused.iter() {
-        eg.counters.tx_drop(p, DropReason::MacChange);
+        counters.tx_drop(p, DropReason::MacChange);
     }
     Some(ports.difference(refused))
 }
