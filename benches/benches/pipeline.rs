@@ -26,7 +26,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vswitch_benches::{frame64, host, Bare, Rig, Rng};
+use vswitch_benches::{flood_mix_rig, frame64, host, Bare, Rig, Rng};
 use vswitch_engine::capture::{Capture, CaptureFilter, Point};
 use vswitch_engine::limits::BATCH_SIZE;
 use vswitch_engine::{Disposition, PortConfig, PortId, VlanId, VlanMode};
@@ -168,43 +168,7 @@ fn unicast(c: &mut Criterion) {
 }
 
 fn flood_mix(c: &mut Criterion) {
-    let ports = vec![
-        (p(0), access()),
-        (p(1), access()),
-        (p(2), trunk()),
-        (p(3), access()),
-        (p(4), PortConfig::new(VlanMode::Guest { native: None })),
-    ];
-    let mut rig = Rig::new(4096, ports);
-    for i in 0..64 {
-        rig.learn(v10(), host(i), p(0));
-        // Known unicast goes to untagged access ports: a frame rewritten
-        // in place (a tag pushed for the trunk) would arrive tagged on the
-        // access ingress in the next batch and be dropped, and the bench
-        // would measure drops.
-        let untagged_home = if (i / 4) % 2 == 0 { p(1) } else { p(3) };
-        rig.learn(v10(), host(1000 + i), untagged_home);
-    }
-    let bcast = vswitch_engine::Mac::BROADCAST;
-    let frames: Vec<Vec<u8>> = (0..BATCH_SIZE as u64)
-        .map(|i| match i % 4 {
-            0 | 1 => frame64(bcast, host(i), None),
-            2 => frame64(host(5000 + i), host(i), None), // never learned
-            _ => frame64(host(1000 + i), host(i), None),
-        })
-        .collect();
-    rig.load(&frames);
-    // Steady state switches every frame (see the learning above).
-    for _ in 0..2 {
-        rig.run(p(0));
-    }
-    assert!(
-        rig.out()
-            .dispositions()
-            .iter()
-            .all(|d| !matches!(d, vswitch_engine::Disposition::Drop(_))),
-        "flood_mix drops frames: it would not measure what it says"
-    );
+    let mut rig = flood_mix_rig();
     let mut g = c.benchmark_group("flood_mix");
     g.throughput(Throughput::Elements(BATCH_SIZE as u64));
     g.bench_function("64B", |b| b.iter(|| black_box(rig.run(p(0)))));

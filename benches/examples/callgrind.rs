@@ -15,7 +15,7 @@
 //! every frame (benches/benches/mirror.rs).
 
 use std::hint::black_box;
-use vswitch_benches::{frame64, host, Rig, Rng};
+use vswitch_benches::{flood_mix_rig, frame64, host, Rig, Rng};
 use vswitch_engine::limits::BATCH_SIZE;
 use vswitch_engine::mirror::{MirrorDirection, MirrorSession};
 use vswitch_engine::{PortConfig, PortId, PortSet, VlanId, VlanMode};
@@ -92,32 +92,7 @@ fn unicast_1k(batches: usize, mirror: bool) {
 }
 
 fn flood_mix(batches: usize) {
-    let ports = vec![
-        (p(0), access()),
-        (p(1), access()),
-        (p(2), trunk()),
-        (p(3), access()),
-        (p(4), PortConfig::new(VlanMode::Guest { native: None })),
-    ];
-    let mut rig = Rig::new(4096, ports);
-    for i in 0..64 {
-        rig.learn(v10(), host(i), p(0));
-        // Known unicast goes to untagged access ports: a frame rewritten
-        // in place (a tag pushed for the trunk) would arrive tagged on the
-        // access ingress in the next batch and be dropped, and the bench
-        // would measure drops.
-        let untagged_home = if (i / 4) % 2 == 0 { p(1) } else { p(3) };
-        rig.learn(v10(), host(1000 + i), untagged_home);
-    }
-    let bcast = vswitch_engine::Mac::BROADCAST;
-    let frames: Vec<Vec<u8>> = (0..BATCH_SIZE as u64)
-        .map(|i| match i % 4 {
-            0 | 1 => frame64(bcast, host(i), None),
-            2 => frame64(host(5000 + i), host(i), None),
-            _ => frame64(host(1000 + i), host(i), None),
-        })
-        .collect();
-    rig.load(&frames);
+    let mut rig = flood_mix_rig();
     for _ in 0..batches {
         black_box(rig.run(p(0)));
     }
